@@ -1,0 +1,177 @@
+"""The Snakemake workflow: dry runs (default and paper configs, no network), lint,
+formatting, config merging, explicit-versus-"all" analysis selection, and the
+preprocessing + binning path run end to end on the embedded cohort data."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SNAKEMAKE = str(BIN / "snakemake")
+
+
+def snakemake(*args, cwd=ROOT, check=True):
+    """Run snakemake; return (returncode, stdout + stderr)."""
+    result = subprocess.run(
+        [SNAKEMAKE, "--nolock", *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+    output = result.stdout + result.stderr
+    if check:
+        assert result.returncode == 0, output[-4000:]
+    return result.returncode, output
+
+
+def job_counts(output):
+    """Job counts from the 'Job stats' table of a dry run."""
+    table = output.split("Job stats:")[1].split("total")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, flags=re.M)}
+
+
+def write_yaml(path, content):
+    path.write_text(yaml.safe_dump(content))
+    return path
+
+
+def test_dry_run_default_config():
+    _, output = snakemake("-n")
+    jobs = job_counts(output)
+    assert jobs["load_dataset"] == 5 and jobs["preprocess"] == 5
+    assert jobs["bins"] == 1  # the checkpoint; per-bin jobs appear once it has run
+    for rule in ("train_model", "evaluate_embedding", "attribution", "timing"):
+        assert jobs[rule] >= 1
+    for rule in ("gcn_weights", "network_benchmark", "cohort_analysis"):
+        assert jobs[rule] >= 1
+    assert "download" not in jobs  # embedded data only
+
+
+def test_dry_run_paper_config_needs_no_network():
+    _, output = snakemake("-n", "--configfile", "config/paper.yaml")
+    jobs = job_counts(output)
+    assert jobs["download"] == 10  # planned, not fetched
+    assert jobs["manual_download"] >= 1  # files fetched by hand: planned with instructions
+    assert jobs["bins"] == 3 and jobs["cohort_analysis"] == 3
+    assert "resources/data/large_brain_atlas/1M_neurons_filtered_gene_bc_matrices_h5.h5" in output
+
+
+def test_lint_is_clean():
+    _, output = snakemake("--lint")
+    assert "Congratulations, your workflow is in a good condition!" in output
+
+
+def test_snakefmt_check():
+    result = subprocess.run(
+        [str(BIN / "snakefmt"), "--check", "Snakefile", "workflow/rules"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_on_scripts():
+    mine = ["scripts", "tests/test_workflow.py", "tests/test_config.py", "tests/test_envs.py"]
+    for command in (["check", *mine], ["format", "--check", *mine]):
+        result = subprocess.run(
+            [str(BIN / "ruff"), *command], cwd=ROOT, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_added_file_dataset_is_merged_and_planned(tmp_path):
+    """A dataset in a second --configfile joins the default ones; `all` skips
+    datasets without the keys an analysis needs, with a log line."""
+    import anndata as ad
+    import numpy as np
+
+    data = tmp_path / "mine.h5ad"
+    ad.AnnData(np.ones((4, 3), dtype=np.float32)).write_h5ad(data)
+    extra = write_yaml(
+        tmp_path / "extra.yaml",
+        {
+            "datasets": {"mydata": {"source": "file", "path": str(data)}},
+            "analyses": {"cohort": "all"},
+        },
+    )
+    _, output = snakemake("results/mydata/preprocessed.h5ad", "-n", "--configfile", str(extra))
+    jobs = job_counts(output)
+    assert jobs == {"load_dataset": 1, "preprocess": 1}
+    assert "skipping dataset 'mydata'" in output and "group_key" in output
+    # The default datasets are still declared: `all` still selects the cohort dataset.
+    _, output = snakemake("-n", "--configfile", str(extra))
+    assert "results/cohort/cohort/gsea.tsv" in output
+    assert "results/mydata/cohort" not in output
+
+
+def test_explicit_cohort_without_group_key_fails(tmp_path):
+    extra = write_yaml(tmp_path / "bad.yaml", {"analyses": {"cohort": ["digits"]}})
+    code, output = snakemake("-n", "--configfile", str(extra), check=False)
+    assert code != 0
+    assert "analysis 'cohort' was requested for dataset 'digits'" in output
+    assert "'group_key'" in output
+
+
+def test_misspelt_key_fails_naming_it(tmp_path):
+    extra = write_yaml(tmp_path / "typo.yaml", {"datasets": {"digits": {"lable_key": "x"}}})
+    code, output = snakemake("-n", "--configfile", str(extra), check=False)
+    assert code != 0 and "'lable_key' was unexpected" in output
+
+
+def copy_workflow(dest):
+    for name in ("Snakefile", "scripts", "config", "envs", "workflow/rules", "workflow/report"):
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name)
+        else:
+            shutil.copy(src, dest / name)
+    shutil.copytree(ROOT / "resources" / "gene_sets", dest / "resources" / "gene_sets")
+
+
+@pytest.mark.workflow
+def test_preprocess_and_bins_end_to_end(tmp_path):
+    """Embedded cohort data -> preprocessed.h5ad -> bins checkpoint -> bins.tsv, then
+    the checkpoint fans the per-bin training out over {group}/{bin}."""
+    pytest.importorskip("sivae.pp")
+    copy_workflow(tmp_path)
+    bin_size = 250
+    tiny = write_yaml(
+        tmp_path / "tiny.yaml",
+        {
+            "datasets": {
+                "cohort": {
+                    "params": {"n_groups": 5, "cells_per_group": [300, 600], "seed": 0},
+                    "preprocess": {"hvg": {"n_top": 50, "per_group": True}},
+                    "bins": {"bin_size": bin_size},
+                }
+            }
+        },
+    )
+    # Targets go first: --configfile takes several values.
+    snakemake("results/cohort/bins.tsv", "--cores", "2", "--configfile", str(tiny), cwd=tmp_path)
+
+    import anndata as ad
+
+    pre = ad.read_h5ad(tmp_path / "results/cohort/preprocessed.h5ad")
+    assert {"mean", "std"} <= set(pre.var.columns) and "split" in pre.obs
+    assert abs(float(pre.X.mean())) < 1e-4  # centred per gene
+    manifest = pd.read_csv(tmp_path / "results/cohort/bins.tsv", sep="\t")
+    expected = pre.obs["group"].value_counts() // bin_size
+    assert len(manifest) == expected.sum() > 0
+    assert manifest.groupby("group").size().to_dict() == expected[expected > 0].to_dict()
+    assert (manifest["n_cells"] == bin_size).all()
+    for path in manifest["path"]:
+        assert re.fullmatch(r"results/cohort/bins/[^/]+/[^/]+\.h5ad", path)
+    assert (tmp_path / "logs/preprocess/cohort.log").stat().st_size > 0
+
+    _, output = snakemake(
+        "results/cohort/cohort/gsea.tsv", "-n", "--configfile", str(tiny), cwd=tmp_path
+    )
+    assert job_counts(output)["train_bin"] == len(manifest)
+    for group, bin_name in zip(manifest["group"], manifest["bin"], strict=True):
+        assert f"results/cohort/cohort/bins/{group}/{bin_name}/adata.h5ad" in output
