@@ -1,0 +1,120 @@
+"""The paper-versus-ours table: headlines from the paper, ours computed from the tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import spearmanr
+from sivae import plotting
+
+
+def _centrality():
+    rng = np.random.default_rng(1)
+    true = rng.uniform(size=50)
+    siv = true + rng.normal(scale=0.05, size=50)
+    clr = rng.uniform(size=50)
+    rows = [("siVAE", f"g{i}", s, t) for i, (s, t) in enumerate(zip(siv, true, strict=True))]
+    rows += [("CLR", f"g{i}", c, t) for i, (c, t) in enumerate(zip(clr, true, strict=True))]
+    table = pd.DataFrame(rows, columns=["method", "gene", "centrality", "true_centrality"])
+    return table, spearmanr(siv, true).statistic, spearmanr(clr, true).statistic
+
+
+def test_figures_table_reads_tsvs_and_computes_ours(tmp_path):
+    table, rho_sivae, rho_clr = _centrality()
+    tsv = tmp_path / "centrality.tsv"
+    table.to_csv(tsv, sep="\t", index=False)
+    knn = pd.DataFrame(
+        {
+            "variant": ["siVAE", "siVAE", "VAE", "VAE"],
+            "k": 15,
+            "fold": [0, 1, 0, 1],
+            "accuracy": [0.5, 0.6, 0.7, 0.7],
+        }
+    )
+    out = plotting.figures_table(
+        [
+            {
+                "panel": "fig5a",
+                "dataset": "hub_network",
+                "files": [str(tmp_path / "fig5a.png"), str(tsv)],
+            },
+            {
+                "panel": "fig2b",
+                "dataset": "pbmc",
+                "files": "fig2b.png",
+                "tables": {"knn_accuracy": knn},
+            },
+            {"panel": "fig4b", "dataset": "hub_network", "files": ["fig4b.png"], "note": "K=2"},
+        ]
+    )
+    assert list(out.columns) == ["panel", "dataset", "files", "paper", "ours", "note"]
+    assert len(out) == 3
+    fig5a = out.set_index("panel").loc["fig5a"]
+    assert "0.90" in fig5a["paper"]
+    assert f"siVAE ρ = {rho_sivae:.2f}" in fig5a["ours"]
+    assert f"median ρ = {rho_clr:.2f}" in fig5a["ours"]
+    assert "siVAE 0.55" in out.set_index("panel").loc["fig2b", "ours"]
+    assert "VAE 0.70" in out.set_index("panel").loc["fig2b", "ours"]
+    fig4b = out.set_index("panel").loc["fig4b"]
+    assert fig4b["ours"] == "" and fig4b["note"] == "K=2"
+
+
+def test_paper_headlines_quote_the_results_text():
+    h = plotting.PAPER_HEADLINES
+    assert "0.98" in h["fig3a"] and "0.73" in h["fig3a"]
+    assert "79.9%" in h["fig5c"]
+    assert "2.5 days" in h["fig3b"]
+    assert "2.7e-6" in h["fig6e"]
+
+
+def test_figures_table_missing_file_and_bad_rows(tmp_path):
+    with pytest.raises(FileNotFoundError, match="centrality.tsv"):
+        plotting.figures_table(
+            [{"panel": "fig5a", "dataset": "x", "files": [str(tmp_path / "centrality.tsv")]}]
+        )
+    with pytest.raises(ValueError, match="dataset"):
+        plotting.figures_table([{"panel": "fig5a", "files": []}])
+
+
+def test_figures_table_timing_and_neighbours():
+    timing = pd.DataFrame(
+        {
+            "method": ["siVAE", "siVAE", "saliency", "saliency"],
+            "mode": ["train", "train", "forward", "forward"],
+            "K": [10, 20, 10, 20],
+            "F": [1000, 1000, 1000, 1000],
+            "n_cells": 100,
+            "seconds": [86400.0, 2 * 86400.0, 10 * 86400.0, 30 * 86400.0],
+            "extrapolated": [False, False, True, True],
+            "device": "cpu",
+        }
+    )
+    neighbours = pd.DataFrame(
+        {
+            "method": ["siVAE"] * 3 + ["CLR"] * 3 + ["ARACNE"] * 3,
+            "gene": list("abc") * 3,
+            "variance_explained": [0.8, 0.8, 0.8, 0.7, 0.7, 0.7, 0.5, 0.5, 0.5],
+        }
+    )
+    out = plotting.figures_table(
+        [
+            {"panel": "fig3b", "dataset": "d", "files": [], "tables": {"timing": timing}},
+            {"panel": "fig3c", "dataset": "d", "files": [], "tables": {"timing": timing}},
+            {
+                "panel": "fig5c",
+                "dataset": "d",
+                "files": [],
+                "tables": {"neighbour_accuracy": neighbours},
+            },
+        ]
+    ).set_index("panel")
+    # largest setting K=20: siVAE 2 days, saliency 30 days (extrapolated)
+    assert "siVAE 2 days" in out.loc["fig3b", "ours"]
+    assert "30 days, extrapolated" in out.loc["fig3b", "ours"]
+    # slopes: siVAE 0.1 day per dim, saliency 2 days per dim
+    assert "siVAE (train) 0.1" in out.loc["fig3c", "ours"]
+    assert "saliency (forward) 2" in out.loc["fig3c", "ours"]
+    # mean of per-method medians excluding ARACNE: (80 + 70) / 2
+    assert out.loc["fig5c", "ours"].startswith("75.0%")
+    assert "ARACNE 50.0%" in out.loc["fig5c", "ours"]
