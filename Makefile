@@ -19,8 +19,12 @@ setup: $(STAMP)
 run: setup
 	$(BIN)/snakemake --cores $(CORES)
 
+# One BLAS/OpenMP thread per test worker, two workers (one per core on a laptop/CI
+# runner); a test module stays on one worker (module-scoped fixtures, e.g. SLURM).
+PYTEST_ARGS ?= -n 2 --dist loadfile
 test: setup
-	$(BIN)/python -m pytest -q
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+		$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/snakefmt --check Snakefile workflow/rules

@@ -75,15 +75,6 @@ def test_snakefmt_check():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_ruff_on_scripts():
-    mine = ["scripts", "tests/test_workflow.py", "tests/test_config.py", "tests/test_envs.py"]
-    for command in (["check", *mine], ["format", "--check", *mine]):
-        result = subprocess.run(
-            [str(BIN / "ruff"), *command], cwd=ROOT, capture_output=True, text=True
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-
-
 def test_added_file_dataset_is_merged_and_planned(tmp_path):
     """A dataset in a second --configfile joins the default ones; `all` skips
     datasets without the keys an analysis needs, with a log line."""
