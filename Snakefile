@@ -24,7 +24,9 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/interpret.smk"
 include: "workflow/rules/networks.smk"
 include: "workflow/rules/cohort.smk"
+include: "workflow/rules/figure_common.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/figure_data.smk"
 
 
 localrules:
@@ -38,3 +40,4 @@ rule all:
     default_target: True
     input:
         all_targets(),
+        figure_targets(),

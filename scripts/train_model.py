@@ -48,7 +48,6 @@ def cli_arguments(data, out_dir, settings, device, seed):
         "--output", str(out_dir),
         "--variant", CLI_VARIANTS[settings["variant"]],
         "--n-latent", str(settings["n_latent"]),
-        "--gamma", str(settings["gamma"]),
         "--hidden", ",".join(str(h) for h in settings["hidden"]),
         "--epochs", str(epochs["cell"]),
         "--feature-epochs", str(epochs["feature"]),
@@ -57,6 +56,8 @@ def cli_arguments(data, out_dir, settings, device, seed):
         "--device", device,
         "--seed", str(seed),
     ]  # fmt: skip
+    if settings["variant"].startswith("siVAE"):  # the VAEs have no interpretability term
+        args += ["--gamma", str(settings["gamma"])]
     optional = {
         "--batch-key": settings.get("batch_key"),
         "--labels-key": settings.get("labels_key"),

@@ -42,7 +42,8 @@ def write_yaml(path, content):
 def test_dry_run_default_config():
     _, output = snakemake("-n")
     jobs = job_counts(output)
-    assert jobs["load_dataset"] == 5 and jobs["preprocess"] == 5
+    n_datasets = len(yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["datasets"])
+    assert jobs["load_dataset"] == n_datasets and jobs["preprocess"] == n_datasets
     assert jobs["bins"] == 1  # the checkpoint; per-bin jobs appear once it has run
     for rule in ("train_model", "evaluate_embedding", "attribution", "timing"):
         assert jobs[rule] >= 1

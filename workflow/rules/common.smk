@@ -339,4 +339,3 @@ def all_targets():
             model_output(name, m) for m in config["feature_embedding"]["models"]
         ]
     return targets
-
