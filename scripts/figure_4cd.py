@@ -21,7 +21,7 @@ except ImportError:  # rule run in a conda env without the package: use the repo
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "lib"))
     import sivae.plotting
 from sivae._validation import read_h5ad_checked
-from sivae.plotting._style import natural_sorted  # the label order of Fig. 4c
+from sivae.plotting import natural_sorted  # the label order of Fig. 4c
 
 # Everything the script and the library log goes to the rule's log file.
 sys.stderr = open(snakemake.log[0], "w")

@@ -514,3 +514,175 @@ def test_figures_table_computes_ours_for_every_headline_panel():
     assert "saliency (reverse) 0," in out.loc["fig3c", "ours"]
     n_significant = int((tables["centrality_phenotype"]["q"] < 0.05).sum())
     assert out.loc["fig6c", "ours"].startswith(f"{n_significant} genes")
+
+
+# ----------------------------------------------------------------------------- layout defects
+def _renderer(fig):
+    """Draw ``fig`` on an Agg canvas (as savefig does) and return the renderer."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    fig.canvas.draw()
+    return fig.canvas.get_renderer()
+
+
+def _overlap(a, b) -> bool:
+    """Whether two display-space bounding boxes share area (touching edges do not count)."""
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def test_method_variants_share_base_colour_label_and_order():
+    # the ids that agreement.tsv and timing.tsv of a real run use
+    assert plotting.parse_method("VAE+grad_x_input_forward") == (
+        "grad_x_input",
+        {"model": "VAE", "mode": "forward"},
+    )
+    assert plotting.parse_method("gene_relevance_k5") == ("gene_relevance", {"k": 5})
+    assert plotting.method_base("VAE+jacobian") == "jacobian_forward"
+    assert plotting.method_base("jacobian_forward") == "jacobian_forward"
+    for variant, base in [
+        ("grad_x_input_forward", "grad_x_input"),
+        ("saliency_reverse", "saliency"),
+        ("gene_relevance_k5", "gene_relevance"),
+        ("VAE+deeplift", "deeplift"),
+        ("VAE+saliency", "saliency"),
+    ]:
+        assert plotting.method_color(variant) == _style.METHOD_COLORS[base]
+    assert plotting.method_label("grad_x_input_forward") == "grad × input (forward)"
+    assert plotting.method_label("gene_relevance_k5") == "Gene Relevance (k=5)"
+    assert plotting.method_label("VAE+deeplift") == "VAE+DeepLIFT"
+    assert plotting.method_label("siVAE") == "siVAE"
+    assert _style.method_mode_label("VAE+jacobian", "forward") == "VAE+Jacobian (forward mode)"
+    assert _style.method_mode_label("VAE+saliency", "reverse") == "VAE+saliency (reverse)"
+    # a variant sits next to its base method, unknown names last
+    order = _style.method_order(["zzz", "gene_relevance_k5", "VAE+saliency", "deeplift", "siVAE"])
+    assert order == ["siVAE", "VAE+saliency", "deeplift", "gene_relevance_k5", "zzz"]
+
+
+@pytest.mark.parametrize(
+    ("values", "case_label", "case"),
+    [
+        (["control", "case"], None, "case"),  # sorted order would make "case" the first colour
+        (["no dementia", "dementia"], None, "dementia"),
+        (["negative", "positive"], None, "positive"),
+        ([0, 1], None, "1"),
+        (["healthy", "AD"], None, "AD"),  # only the control is a known word
+        (["lineA", "lineB"], "lineA", "lineA"),
+    ],
+)
+def test_fig6b_binary_case_gets_the_case_colour_of_fig6d(values, case_label, case, tmp_path):
+    from matplotlib.colors import to_hex
+    from sivae.plotting._fig6 import CASE_COLOR, CONTROL_COLOR
+
+    table = pd.DataFrame(
+        {
+            "group": [f"g{i}" for i in range(6)],
+            "PC1": np.arange(6.0),
+            "PC2": np.zeros(6),
+            "phenotype": [values[i % 2] for i in range(6)],
+        }
+    )
+    fig = plotting.plot_fig6b(table, tmp_path / "b.png", case_label=case_label)
+    expected = {
+        float(x): CASE_COLOR if str(v) == case else CONTROL_COLOR
+        for x, v in zip(table["PC1"], table["phenotype"], strict=True)
+    }
+    seen = 0
+    for collection in fig.axes[0].collections:
+        colour = to_hex(collection.get_facecolors()[0])
+        for x, _ in collection.get_offsets():
+            assert colour == expected[float(x)]
+            seen += 1
+    assert seen == len(table)
+    legend = {t.get_text() for t in fig.legends[0].get_texts()}
+    assert legend == {str(v) for v in values}
+
+
+def test_fig6b_rejects_unknown_case_label(tmp_path):
+    table = _group_embedding(np.random.default_rng(RNG_SEED), True)
+    with pytest.raises(ValueError, match="case_label 'sick'"):
+        plotting.plot_fig6b(table, tmp_path / "b.png", case_label="sick")
+
+
+def test_fig6d_no_edge_message_clear_of_ring_labels(tmp_path):
+    edges = _edges(np.random.default_rng(RNG_SEED)).assign(q=1.0)  # nothing significant
+    genes = [f"MT-ND{i}" for i in range(1, 7)] + ["MT-CO1", "MT-CO2", "MT-CYB", "MT-ATP6"]
+    fig = plotting.plot_fig6d(edges, tmp_path / "d.png", genes=genes)
+    renderer = _renderer(fig)
+    texts = fig.axes[0].texts
+    message = [t for t in texts if t.get_text().startswith("no edge")]
+    assert len(message) == 1
+    box = message[0].get_window_extent(renderer)
+    labels = [t.get_window_extent(renderer) for t in texts if t.get_text() in genes]
+    assert len(labels) == len(genes)
+    assert not any(_overlap(box, label) for label in labels)
+
+
+def test_fig4d_colours_follow_fig4c_label_order_and_title_clears_legend(tmp_path, hub_adata):
+    from matplotlib.colors import to_hex
+
+    markers = {"type3": ["g40", "g41"], "type10": ["g1"], "type2": ["g20", "g21"]}
+    forward = plotting.plot_fig4d(hub_adata, tmp_path / "a.png", markers=markers)
+    backward = plotting.plot_fig4d(
+        hub_adata, tmp_path / "b.png", markers=dict(reversed(list(markers.items())))
+    )
+
+    def colours(fig):
+        legend = fig.legends[0]
+        return {
+            t.get_text().split(" (")[0]: to_hex(h.get_color())
+            for t, h in zip(legend.get_texts(), legend.legend_handles, strict=True)
+        }
+
+    assert colours(forward) == colours(backward)
+    assert list(colours(forward)) == ["type2", "type3", "type10"]  # natural sort
+    assert colours(forward) == plotting.category_colors(["type2", "type3", "type10"])
+    # with label_key the colours are exactly those of Fig. 4c
+    fig4c = plotting.plot_fig4c(hub_adata, tmp_path / "c.png", label_key="cell_type")
+    with_key = plotting.plot_fig4d(
+        hub_adata, tmp_path / "d.png", markers={"type3": ["g40"]}, label_key="cell_type"
+    )
+    assert colours(with_key)["type3"] == colours(fig4c)["type3"]
+    for fig in (forward, fig4c):
+        renderer = _renderer(fig)
+        legend = fig.legends[0].get_window_extent(renderer)
+        title = fig.axes[0].title.get_window_extent(renderer)
+        assert not _overlap(title, legend)
+        assert legend.x1 <= fig.bbox.x1 + 1  # long labels stay on the canvas
+
+
+def test_fig4d_rejects_marker_type_not_in_labels(tmp_path, hub_adata):
+    with pytest.raises(ValueError, match="not values of obs"):
+        plotting.plot_fig4d(
+            hub_adata, tmp_path / "x.png", markers={"typeX": ["g1"]}, label_key="cell_type"
+        )
+
+
+def test_figS5_zero_tick_clear_of_first_decade(tmp_path):
+    sweep = pd.DataFrame(
+        {"gamma": [0, 0.01, 0.1, 1, 10, 100], "fold": 0, "accuracy": np.linspace(0.5, 0.6, 6)}
+    )
+    fig = plotting.plot_figS5(sweep, tmp_path / "s5.png")
+    renderer = _renderer(fig)
+    ax = fig.axes[0]
+    ticks = [t for t in ax.get_xticklabels() if t.get_text()]
+    assert [t.get_text() for t in ticks][:2] == ["0", "$10^{-2}$"]
+    assert ax.xaxis.get_ticklocs().tolist() == [0.0, 0.01, 0.1, 1.0, 10.0, 100.0]
+    boxes = sorted((t.get_window_extent(renderer) for t in ticks), key=lambda b: b.x0)
+    assert all(not _overlap(a, b) for a, b in zip(boxes, boxes[1:], strict=False))
+    # every γ, 0 included, is on the axis
+    lo, hi = ax.get_xlim()
+    assert lo < 0 < 100 < hi
+
+
+@pytest.mark.parametrize("panel", ["fig3c", "fig3d"])
+def test_fig3_count_axes_have_integer_ticks(panel, tmp_path):
+    timing = _timing(np.random.default_rng(RNG_SEED))
+    timing = timing[timing["K"].isin([20, 21, 22]) | (timing["F"] != 2000)]
+    timing = pd.concat([timing, timing.assign(K=21, seconds=timing["seconds"] + 1)])
+    fig = plotting.PANELS[panel](timing, tmp_path / f"{panel}.png")
+    locs = fig.axes[0].get_xticks()
+    lo, hi = fig.axes[0].get_xlim()
+    shown = locs[(locs >= lo) & (locs <= hi)]
+    assert len(shown) >= 2
+    np.testing.assert_array_equal(shown, np.round(shown))

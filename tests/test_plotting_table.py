@@ -118,3 +118,52 @@ def test_figures_table_timing_and_neighbours():
     # mean of per-method medians excluding ARACNE: (80 + 70) / 2
     assert out.loc["fig5c", "ours"].startswith("75.0%")
     assert "ARACNE 50.0%" in out.loc["fig5c", "ours"]
+
+
+def test_figures_table_finds_real_method_ids_of_a_run():
+    """agreement.tsv / timing.tsv of a workflow run name variants (``_forward``, ``_k5``,
+    ``VAE+``); Gene Relevance and the fastest attribution must still be found."""
+    rng = np.random.default_rng(3)
+    methods = ["siVAE", "grad_x_input", "grad_x_input_forward", "deeplift", "gene_relevance_k5"]
+    pairs = [(a, b) for i, a in enumerate(methods) for b in methods[i + 1 :]]
+    values = rng.uniform(-1, 1, len(pairs))
+    agreement = pd.DataFrame(
+        [(a, b, v) for (a, b), v in zip(pairs, values, strict=True)],
+        columns=["method_a", "method_b", "median_spearman"],
+    )
+    value = dict(zip(pairs, values, strict=True))
+    attribution = ["grad_x_input", "grad_x_input_forward", "deeplift"]
+    relevance_vs_attribution = np.median([value[(a, "gene_relevance_k5")] for a in attribution])
+    sivae_vs_attribution = np.median([value[("siVAE", a)] for a in attribution])
+
+    timing = pd.DataFrame(
+        {
+            "method": ["siVAE", "VAE", "VAE+saliency", "VAE+saliency", "VAE+deeplift"],
+            "mode": ["training", "training", "reverse", "forward", "reverse"],
+            "K": 4,
+            "F": 60,
+            "n_cells": 300,
+            "seconds": [7.0, 2.0, 40.0, 0.5, 44.0],
+            "extrapolated": [False, False, True, True, True],
+            "device": "cpu",
+            "training_seconds": [np.nan, np.nan, 2.0, 2.0, 2.0],
+            "total_seconds": [np.nan, np.nan, 42.0, 2.5, 46.0],
+        }
+    )
+    out = plotting.figures_table(
+        [
+            {"panel": "fig3a", "dataset": "d", "files": [], "tables": {"agreement": agreement}},
+            {"panel": "fig3b", "dataset": "d", "files": [], "tables": {"timing": timing}},
+        ]
+    ).set_index("panel")
+    fig3a = out.loc["fig3a", "ours"]
+    assert f"siVAE vs DeepLIFT {value[('siVAE', 'deeplift')]:.2f}" in fig3a
+    assert f"siVAE vs attribution median {sivae_vs_attribution:.2f}" in fig3a
+    assert f"Gene Relevance (k=5) vs attribution median {relevance_vs_attribution:.2f}" in fig3a
+    assert f"vs siVAE {value[('siVAE', 'gene_relevance_k5')]:.2f}" in fig3a
+    # the paper compares siVAE with VAE training + attribution: total_seconds, forward saliency
+    fig3b = out.loc["fig3b", "ours"]
+    assert f"siVAE {7.0 / 86400:.3g} days" in fig3b
+    assert (
+        f"VAE training + fastest attribution VAE+saliency (forward) {2.5 / 86400:.3g} days" in fig3b
+    )

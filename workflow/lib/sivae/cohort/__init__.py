@@ -26,6 +26,7 @@ from ._embed import (
     group_phenotype,
     pca_gene_embedding,
     sivae_gene_embedding,
+    sivae_gene_embedding_batched,
 )
 from ._gsea import GSEA_COLUMNS, gsea_prerank, read_gmt, resolve_gene_sets
 from ._networks import gene_network, group_kernel, wl_kernel
@@ -58,5 +59,6 @@ __all__ = [
     "resolve_gene_sets",
     "run_cohort_analysis",
     "sivae_gene_embedding",
+    "sivae_gene_embedding_batched",
     "wl_kernel",
 ]

@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "pca_gene_embedding",
     "sivae_gene_embedding",
+    "sivae_gene_embedding_batched",
     "embed_bins",
     "group_phenotype",
     "group_mean_expression",
@@ -126,6 +127,46 @@ def sivae_gene_embedding(
     return model.get_loadings(), model.get_degree_centrality()
 
 
+def sivae_gene_embedding_batched(
+    adatas: Sequence[ad.AnnData],
+    n_latent: int = 32,
+    layer: str | None = None,
+    seed: int = 0,
+    train_kwargs: Mapping | None = None,
+    **model_kwargs,
+) -> list[tuple[pd.DataFrame, pd.Series]]:
+    """:func:`sivae_gene_embedding` of many bins at once (``sivae.model.train_bins``).
+
+    All bins' siVAE models are trained together in one process, with the same
+    results as :func:`sivae_gene_embedding` per bin with the same ``seed``. The
+    bins need the same numbers of cells and genes; covariates (``batch_key``) are
+    not supported in batched mode.
+
+    Parameters
+    ----------
+    adatas
+        The bins' cells (all genes of the study, same order in every bin).
+    n_latent, layer, seed, train_kwargs, **model_kwargs
+        As :func:`sivae_gene_embedding`; ``train_kwargs`` may also hold
+        ``device`` and ``compile``.
+
+    Returns
+    -------
+    list of ``(loadings, centrality)``, one per bin, in order.
+    """
+    from ..model import SIVAE, train_bins
+
+    copies = []
+    for bin_adata in adatas:
+        bin_adata = bin_adata.copy()
+        SIVAE.setup_anndata(bin_adata, layer=layer)
+        copies.append(bin_adata)
+    results = train_bins(
+        copies, n_latent=n_latent, seed=seed, **dict(train_kwargs or {}), **model_kwargs
+    )
+    return [(r.loadings, r.degree_centrality) for r in results]
+
+
 def embed_bins(
     adata: ad.AnnData,
     bins: Mapping[str, Sequence[np.ndarray]],
@@ -133,6 +174,7 @@ def embed_bins(
     n_components: int = 10,
     batch_key: str | None = None,
     layer: str | None = None,
+    multi_embedder: Callable | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, pd.Series], pd.Series]:
     """Gene embedding and centrality of every bin.
 
@@ -153,6 +195,10 @@ def embed_bins(
         ``obs`` column regressed out by the PCA stand-in (ignored by a custom embedder).
     layer
         Layer used by the PCA stand-in (default ``X``).
+    multi_embedder
+        ``multi_embedder([adata_bin, ...]) -> [(loadings, centrality), ...]`` embedding
+        every bin in one call, e.g. ``functools.partial(sivae_gene_embedding_batched,
+        n_latent=32)`` (trains all bins' models at once). Replaces ``embedder``.
 
     Returns
     -------
@@ -167,6 +213,21 @@ def embed_bins(
         raise ValueError(f"embed_bins: batch_key {batch_key!r} not in adata.obs")
     genes = adata.var_names
     embeddings, centralities, owner = {}, {}, {}
+    if multi_embedder is not None:
+        if embedder is not None:
+            raise ValueError("embed_bins: pass either embedder or multi_embedder, not both")
+        names = [
+            (f"{g}_bin{i}", g, rows)
+            for g, members in bins.items()
+            for i, rows in enumerate(members)
+        ]
+        outputs = multi_embedder([adata[np.asarray(rows)] for _, _, rows in names])
+        for (name, group, _), (loadings, centrality) in zip(names, outputs, strict=True):
+            embeddings[name] = pd.DataFrame(np.asarray(loadings), index=genes)
+            centralities[name] = pd.Series(np.asarray(centrality, dtype=np.float64), index=genes)
+            owner[name] = str(group)
+        logger.info("embed_bins: embedded %d bins of %d groups at once", len(names), len(bins))
+        return embeddings, centralities, pd.Series(owner, name="group")
     for group, members in bins.items():
         for i, rows in enumerate(members):
             name = f"{group}_bin{i}"

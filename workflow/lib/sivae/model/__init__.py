@@ -5,8 +5,9 @@
 for the paper variants each option gives.
 """
 
+from ._batched import BinResult, train_bins
 from ._plot import plot_history
 from ._sivae import SIVAE
 from ._vae import VAE
 
-__all__ = ["SIVAE", "VAE", "plot_history"]
+__all__ = ["SIVAE", "VAE", "BinResult", "plot_history", "train_bins"]

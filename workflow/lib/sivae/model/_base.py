@@ -226,6 +226,7 @@ class BaseModel:
         resume: bool = False,
         progress_bar: bool = True,
         precision: str = "auto",
+        compile: bool | str = False,
     ) -> "BaseModel":
         """Run the three-stage schedule (stage 1 only for a VAE).
 
@@ -252,6 +253,10 @@ class BaseModel:
             ``resume=True`` continues from it.
         precision
             ``"auto"`` (bf16 autocast on CUDA, fp32 on CPU), ``"bf16"`` or ``"fp32"``.
+        compile
+            ``torch.compile`` the loss (forward and backward): ``True`` picks the
+            ``"inductor"`` backend on CUDA and ``"aot_eager"`` on CPU; a string names
+            the backend. Same results as eager up to float rounding (see ``_compile``).
 
         Returns
         -------
@@ -286,6 +291,7 @@ class BaseModel:
             resume=resume,
             progress_bar=progress_bar,
             precision=precision,
+            compile=compile,
             seed=self.params["seed"],
             stages=(1, 2, 3) if self._feature_side else (1,),
         )

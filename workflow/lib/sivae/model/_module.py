@@ -23,11 +23,32 @@ from ._likelihoods import gaussian_log_prob, kl_standard_normal, nb_log_prob, po
 from ._modules import GaussianEncoder, ScaleHead, YDecoder
 
 
+class PresampledNoise:
+    """Stands in for a ``torch.Generator``: hands out pre-drawn ``ε`` tensors in order.
+
+    ``torch.func.vmap`` and ``torch.compile`` cannot draw from a ``torch.Generator``;
+    the batched and compiled trainers draw the same numbers outside (same generator,
+    same order and shapes as the eager loss would) and pass them in through this.
+    """
+
+    def __init__(self, eps: Sequence[torch.Tensor]) -> None:
+        self.eps = list(eps)
+        self.used = 0
+
+    def draw(self, mean: torch.Tensor) -> torch.Tensor:
+        eps = self.eps[self.used]
+        self.used += 1
+        return eps
+
+
 def reparameterize(
-    mean: torch.Tensor, std: torch.Tensor, generator: torch.Generator | None
+    mean: torch.Tensor, std: torch.Tensor, generator: "torch.Generator | PresampledNoise | None"
 ) -> torch.Tensor:
     """Draw ``mean + std · ε`` with ``ε ~ N(0, I)`` from ``generator`` (for reproducibility)."""
-    eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+    if isinstance(generator, PresampledNoise):
+        eps = generator.draw(mean)
+    else:
+        eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
     return mean + std * eps
 
 

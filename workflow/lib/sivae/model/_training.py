@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from ._compile import CompiledLoss, draw_noise, noise_dtype, noise_shapes, resolve_backend
 from ._data import CellMatrix, InputTransform, to_device
 from ._likelihoods import inverse_positive
 from ._module import SIVAEModule
@@ -70,6 +71,7 @@ class TrainConfig:
     progress_bar: bool = True
     precision: str = "auto"
     seed: int = 0
+    compile: bool | str = False
     stages: tuple = field(default=(1, 2, 3))
 
 
@@ -162,6 +164,10 @@ class Trainer:
         if device.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
+        # compile=...: the loss runs compiled, fed noise drawn from self.noise in eager order
+        backend = resolve_backend(config.compile, device)
+        self.compiled = None if backend is None else CompiledLoss(module, backend)
+        self.noise_dtype = noise_dtype(use_bf16)
         # per-stage state (reset by _start_stage, restored by resume)
         self.stage, self.epoch, self.step = 1, 0, 0
         self.optimizer = self.scheduler = None
@@ -234,7 +240,9 @@ class Trainer:
             idx = order[start : start + size]
             beta = self.beta()
             with self.autocast:
-                if self.stage == 2:
+                if self.compiled is not None:
+                    losses = self._compiled_loss(idx, beta)
+                elif self.stage == 2:
                     gene_idx = torch.as_tensor(idx, device=self.device)
                     target = module.gene_weight.detach()[gene_idx]
                     losses = module.feature_loss(gene_idx, target, beta, self.noise)
@@ -247,9 +255,33 @@ class Trainer:
             for k in LOSS_TERMS:
                 sums[k] += losses[k].detach().float() * idx.size
         out = {k: float(v) / order.size for k, v in sums.items()}
+        for k in self._inapplicable_terms():
+            out[k] = float("nan")  # not part of this stage's loss: NaN, not a fake 0
         out["beta"] = beta
         out["lr"] = self.scheduler.get_last_lr()[0]
         return out
+
+    def _inapplicable_terms(self) -> tuple[str, ...]:
+        """Loss terms this stage does not compute (logged as NaN in the history)."""
+        if self.stage == 1:
+            return ("kl_feature", "interpretability")
+        if self.stage == 2:
+            return ("kl_cell", "interpretability")
+        if self.module.linear or self.module.gamma <= 0:
+            return ("interpretability",)  # stage 3 fits the linear term only when γ > 0
+        return ()
+
+    def _compiled_loss(self, idx: np.ndarray, beta: float) -> dict[str, torch.Tensor]:
+        """The loss of minibatch ``idx`` through :class:`CompiledLoss` (same noise as eager)."""
+        shapes = noise_shapes(self.module, self.stage, idx.size)
+        eps = draw_noise(self.noise, shapes, self.device, self.noise_dtype)
+        beta_t = torch.tensor(beta, device=self.device)
+        if self.stage == 2:
+            gene_idx = torch.as_tensor(idx, device=self.device)
+            target = self.module.gene_weight.detach()[gene_idx]
+            return self.compiled.feature(gene_idx, target, beta_t, eps)
+        x_in, x_obs, s, lib = self.cell_batch(idx)
+        return self.compiled.cell(x_in, x_obs, s, lib, beta_t, eps, self.stage == 3)
 
     @torch.no_grad()
     def validation_loss(self) -> float:

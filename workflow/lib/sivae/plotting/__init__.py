@@ -7,7 +7,9 @@ never train or load models. A missing column or key raises a ValueError naming
 the table and the column.
 
 :data:`PANELS` maps panel ids (``"fig5a"``) to their functions, and
-:func:`figures_table` builds the paper-versus-ours summary.
+:func:`figures_table` builds the paper-versus-ours summary. Scripts share the
+panels' colours through :func:`method_color`, :func:`category_colors` and the
+label order :func:`natural_sorted`.
 """
 
 from ._fig1 import plot_fig1b, plot_fig1c, plot_fig1d
@@ -24,7 +26,16 @@ from ._fig5 import (
     top_hub_true_centrality,
 )
 from ._fig6 import plot_fig6b, plot_fig6c, plot_fig6d, plot_fig6e, plot_fig6f
-from ._style import METHOD_COLORS, METHOD_LABELS, method_color, method_label
+from ._style import (
+    METHOD_COLORS,
+    METHOD_LABELS,
+    category_colors,
+    method_base,
+    method_color,
+    method_label,
+    natural_sorted,
+    parse_method,
+)
 from ._supp import plot_figS5, plot_figS11, plot_figS24, plot_figS25
 from ._table import PAPER_HEADLINES, figures_table
 
@@ -64,10 +75,14 @@ __all__ = [
     "METHOD_LABELS",
     "PAPER_HEADLINES",
     "PANELS",
+    "category_colors",
     "centrality_spearman",
     "figures_table",
+    "method_base",
     "method_color",
     "method_label",
+    "natural_sorted",
+    "parse_method",
     "top_hub_true_centrality",
     *PANELS,
 ]

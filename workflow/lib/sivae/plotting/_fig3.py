@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import MaxNLocator, NullFormatter
 
-from ._style import method_color, method_label, method_order
+from ._style import method_color, method_label, method_mode_label, method_order
 from ._utils import (
     annotated_heatmap,
     new_figure,
@@ -82,7 +82,7 @@ def _human_time(seconds: float) -> str:
 def _series_label(method: str, mode: str, modes_of_method: dict) -> str:
     """'saliency (forward)' when the method was timed in several modes, else the method."""
     if mode and len(modes_of_method[method]) > 1:
-        return f"{method_label(method)} ({mode})"
+        return method_mode_label(method, mode)
     return method_label(method)
 
 
@@ -93,9 +93,13 @@ def largest_setting(timing: pd.DataFrame) -> pd.DataFrame:
     -------
     DataFrame
         Columns method, mode, K, F, n_cells, seconds (summed over rows), extrapolated
-        (any row extrapolated), device.
+        (any row extrapolated), device, total_seconds (summed optional column of
+        timing.tsv: VAE training + attribution; NaN where not given).
     """
     timing = _timing(timing)
+    if "total_seconds" not in timing:
+        timing["total_seconds"] = np.nan
+    timing["total_seconds"] = pd.to_numeric(timing["total_seconds"], errors="coerce")
     size = timing["K"].astype(float) * timing["F"].astype(float) * timing["n_cells"].astype(float)
     biggest = timing.loc[size == size.max()]
     return (
@@ -107,6 +111,7 @@ def largest_setting(timing: pd.DataFrame) -> pd.DataFrame:
             seconds=("seconds", "sum"),
             extrapolated=("extrapolated", "any"),
             device=("device", lambda d: ", ".join(sorted(set(map(str, d))))),
+            total_seconds=("total_seconds", lambda v: v.sum(min_count=1)),
         )
         .reset_index()
     )
@@ -230,6 +235,7 @@ def _plot_timing_lines(timing, path_png, vary: str, fixed: str, fixed_value, xla
     labels += ["measured", "extrapolated"]
     ax.set_yscale("log")
     ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # K and F are counts
     ax.set_xlabel(xlabel)
     ax.set_ylabel("time (seconds, log scale)")
     ax.set_title(f"{fixed}={fixed_value:,}, {rows['n_cells'].iloc[0]:,} cells", fontsize="medium")

@@ -9,6 +9,7 @@ from matplotlib.lines import Line2D
 
 from ._style import NEUTRAL_GREY, category_colors, natural_sorted
 from ._utils import (
+    legend_width,
     new_figure,
     outside_legend,
     point_size,
@@ -21,8 +22,8 @@ from ._utils import (
 logger = logging.getLogger(__name__)
 
 _MARKER_TITLES = {
-    "labels": "markers from labels (embedded default)",
-    "gmt": "markers from GMT",
+    "labels": "from the data's labels (default)",
+    "gmt": "from a GMT gene-set file",
 }
 
 
@@ -101,7 +102,7 @@ def plot_fig4c(adata, path_png, label_key: str, obsm_key: str = "X_sivae", dims=
     labels = adata.obs[label_key].astype(str).to_numpy()
     colours = category_colors(natural_sorted(labels))
     order = np.random.default_rng(seed).permutation(adata.n_obs)
-    fig, axes = new_figure(panel_size=(3.8, 3.6), extra_width=1.8)
+    fig, axes = new_figure(panel_size=(3.8, 3.6), extra_width=legend_width(colours, label_key))
     ax = axes[0, 0]
     ax.scatter(
         xy[order, 0],
@@ -126,6 +127,7 @@ def plot_fig4d(
     varm_key: str = "sivae_loadings",
     markers_source: str = "labels",
     dims=(0, 1),
+    label_key: str | None = None,
 ):
     """Fig. 4d: feature embedding of marker genes, coloured by the cell type they mark.
 
@@ -139,6 +141,11 @@ def plot_fig4d(
     markers_source
         ``"labels"`` (markers derived from the data's labels, the embedded default)
         or ``"gmt"`` (markers read from a gene-set file); sets the title.
+    label_key
+        ``obs`` column of the cell types. If given, colours follow every label of that
+        column, exactly as in :func:`plot_fig4c`; else the cell types of ``markers``.
+        Either way colours and legend follow the natural sort of the labels, whatever
+        the order of ``markers``, so a cell type has the same colour in Fig. 4c and 4d.
     """
     what = "Fig. 4d AnnData"
     if markers_source not in _MARKER_TITLES:
@@ -150,14 +157,25 @@ def plot_fig4d(
     require_adata_key(adata, "varm", varm_key, what)
     xy = two_columns(adata.varm[varm_key], varm_key, dims, what)
     index = {g: i for i, g in enumerate(map(str, adata.var_names))}
-    colours = category_colors(list(markers))
-    fig, axes = new_figure(panel_size=(4.0, 3.6), extra_width=1.8)
+    markers = {str(k): v for k, v in markers.items()}
+    if label_key is not None:
+        require_adata_key(adata, "obs", label_key, what)
+        colours = category_colors(natural_sorted(adata.obs[label_key].astype(str)))
+        unknown = sorted(set(markers) - set(colours))
+        if unknown:
+            raise ValueError(
+                f"{what}: marker cell type(s) {unknown} are not values of obs[{label_key!r}]"
+            )
+    else:
+        colours = category_colors(natural_sorted(markers))
+    legend_labels = [f"{c} (000)" for c in markers]
+    fig, axes = new_figure(panel_size=(4.0, 3.6), extra_width=legend_width(legend_labels))
     ax = axes[0, 0]
     ax.scatter(xy[:, 0], xy[:, 1], s=3, color="0.88", linewidths=0, zorder=0)
     handles, labels = [], []
     n_drawn = 0
-    for cell_type, genes in markers.items():
-        genes = [str(g) for g in genes]
+    for cell_type in natural_sorted(markers):
+        genes = [str(g) for g in markers[cell_type]]
         found = [index[g] for g in genes if g in index]
         absent = [g for g in genes if g not in index]
         if absent:
@@ -181,6 +199,7 @@ def plot_fig4d(
         raise ValueError(f"{what}: none of the marker genes is in var_names")
     ax.set_xlabel(f"feature embedding dim {dims[0] + 1}")
     ax.set_ylabel(f"feature embedding dim {dims[1] + 1}")
-    ax.set_title(f"Marker genes: {_MARKER_TITLES[markers_source]}", fontsize="medium")
+    # two short lines: one long line ran past the axes into the legend title
+    ax.set_title(f"Marker genes\n{_MARKER_TITLES[markers_source]}", fontsize="medium")
     outside_legend(fig, handles, labels, title="cell type (n genes)")
     return save_figure(fig, path_png)

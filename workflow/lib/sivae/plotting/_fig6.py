@@ -43,6 +43,39 @@ _COMPLEX_COLORS = {name: colour for _, name, colour in MT_COMPLEXES} | {OTHER_MT
 
 
 # ----------------------------------------------------------------------------- 6b / 6e
+_CASE_WORDS = frozenset(
+    {"case", "cases", "true", "yes", "1", "1.0", "disease", "dementia", "positive", "high"}
+)
+_CONTROL_WORDS = frozenset(
+    {"control", "controls", "false", "no", "0", "0.0", "healthy", "no dementia", "negative", "low"}
+)
+
+
+def _case_value(values: list[str], case_label, phenotype_name: str) -> str:
+    """Which of the two phenotype values (as strings) is the case; see :func:`plot_fig6b`."""
+    if case_label is not None:
+        if str(case_label) not in values:
+            raise ValueError(
+                f"group_embedding.tsv: case_label {case_label!r} is not one of the "
+                f"{phenotype_name} values {values}"
+            )
+        return str(case_label)
+    cases = [v for v in values if v.strip().lower() in _CASE_WORDS]
+    if len(cases) == 1:
+        return cases[0]
+    controls = [v for v in values if v.strip().lower() in _CONTROL_WORDS]
+    if len(controls) == 1:
+        return next(v for v in values if v != controls[0])
+    logger.info(
+        "group_embedding.tsv: cannot tell case from control in %s values %s; "
+        "drawing %r as case (pass case_label)",
+        phenotype_name,
+        values,
+        values[-1],
+    )
+    return values[-1]
+
+
 def _is_binary(phenotype: pd.Series) -> bool:
     values = phenotype.dropna().unique()
     return len(values) <= 2 or not pd.api.types.is_numeric_dtype(phenotype)
@@ -79,6 +112,7 @@ def plot_fig6b(
     title: str = "Cell-line networks (graph kernel PCA)",
     annotate: bool = False,
     cmap: str = "viridis",
+    case_label=None,
 ):
     """Fig. 6b / 6e: one point per group (cell line, donor) in the graph-kernel PCA.
 
@@ -91,15 +125,25 @@ def plot_fig6b(
         Label of the colour bar / legend, e.g. ``"dementia"``.
     annotate
         Write the group names next to the points.
+    case_label
+        Binary phenotype: the value meaning "case", drawn in the case colour of
+        Fig. 6d/6f (red), the other value blue. ``None``: the value named like a case
+        (``case``, ``dementia``, ``positive``, ``1``, ...) or else the one that is not
+        named like a control; failing both, the larger of the two sorted values (logged).
     """
     stats = group_embedding_stats(group_embedding)
     fig, axes = new_figure(panel_size=(4.0, 3.6), extra_width=1.2)
     ax = axes[0, 0]
     phenotype = group_embedding["phenotype"]
     if _is_binary(phenotype):
-        colours = category_colors(sorted(phenotype.dropna().astype(str).unique()))
-        if len(colours) == 2:
-            colours = dict(zip(colours, (CONTROL_COLOR, CASE_COLOR), strict=True))
+        values = sorted(phenotype.dropna().astype(str).unique())
+        if len(values) == 2:
+            case = _case_value(values, case_label, phenotype_name)
+            control = next(v for v in values if v != case)
+            # the same red/blue as the edges of Fig. 6d/6f
+            colours = {control: CONTROL_COLOR, case: CASE_COLOR}
+        else:
+            colours = category_colors(values)
         for value, colour in colours.items():
             rows = group_embedding[phenotype.astype(str) == value]
             ax.scatter(rows["PC1"], rows["PC2"], s=30, color=colour, edgecolors="black", lw=0.4)
@@ -321,7 +365,16 @@ def plot_fig6d(
     subtitle = ", ".join(f for f in filters if f) or "all edges"
     if chosen.empty:
         logger.warning("edges.tsv: no edge passes the filters (%s)", subtitle)
-        ax.text(0, 0, f"no edge with {subtitle}", ha="center", va="center")
+        # below the ring, not at its centre: long rim labels reach into the middle
+        ax.text(
+            0.5,
+            -0.02,
+            f"no edge with {subtitle}",
+            transform=ax.transAxes,
+            ha="center",
+            va="top",
+            style="italic",
+        )
     ax.set_title(f"{title}\n{len(chosen)} edges ({subtitle})", fontsize="medium")
     handles = [
         Line2D([], [], color=CASE_COLOR, lw=2),

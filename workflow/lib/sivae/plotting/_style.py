@@ -87,13 +87,71 @@ NEUTRAL_GREY = "#b0b0b0"
 _FALLBACK = colormaps["tab20b"].colors
 
 
+#: Prefix of attribution methods run on a trained VAE (timing.tsv: ``VAE+saliency``).
+MODEL_PREFIX = "VAE+"
+#: Other spellings of a method id in the results tables -> the id used here.
+_ALIASES = {"jacobian": "jacobian_forward"}
+_MODE_SUFFIX = re.compile(r"_(forward|reverse)$")
+_K_SUFFIX = re.compile(r"_k(\d+)$")
+
+
+def parse_method(method: str) -> tuple[str, dict]:
+    """Split a method id of the results tables into its base method and qualifiers.
+
+    Tables name variants of one method with a ``VAE+`` prefix (attribution run on a
+    trained VAE), a ``_forward`` / ``_reverse`` suffix (autodiff mode) or a ``_k<N>``
+    suffix (neighbours of Gene Relevance).
+
+    Returns
+    -------
+    base, qualifiers
+        ``base`` is the key of :data:`METHOD_COLORS` where one matches;
+        ``qualifiers`` has keys ``model`` (``"VAE"``), ``mode`` and ``k`` where present.
+
+    Examples
+    --------
+    >>> parse_method("VAE+grad_x_input_forward")
+    ('grad_x_input', {'model': 'VAE', 'mode': 'forward'})
+    >>> parse_method("gene_relevance_k5")
+    ('gene_relevance', {'k': 5})
+    """
+    name = str(method)
+    qualifiers: dict = {}
+    if name.startswith(MODEL_PREFIX) and len(name) > len(MODEL_PREFIX):
+        qualifiers["model"] = MODEL_PREFIX[:-1]
+        name = name[len(MODEL_PREFIX) :]
+    if name in METHOD_COLORS:
+        return name, qualifiers
+    k_match = _K_SUFFIX.search(name)
+    if k_match:
+        qualifiers["k"] = int(k_match.group(1))
+        name = name[: k_match.start()]
+    if name not in METHOD_COLORS:
+        mode_match = _MODE_SUFFIX.search(name)
+        if mode_match:
+            qualifiers["mode"] = mode_match.group(1)
+            name = name[: mode_match.start()]
+    return _ALIASES.get(name, name), qualifiers
+
+
+def method_base(method: str) -> str:
+    """The method a table's id is a variant of (``grad_x_input_forward`` -> ``grad_x_input``)."""
+    return parse_method(method)[0]
+
+
 def method_color(method: str) -> str:
-    """Colour of ``method``; a stable fallback (by name hash) for unknown methods."""
+    """Colour of ``method``; variants (see :func:`parse_method`) share their base's colour.
+
+    Unknown methods get a stable fallback colour chosen by a hash of the name.
+    """
     method = str(method)
     if method in METHOD_COLORS:
         return METHOD_COLORS[method]
     if method.startswith("siVAE-GCN-"):
         return METHOD_COLORS["siVAE-GCN-CLR"]
+    base = method_base(method)
+    if base in METHOD_COLORS:
+        return METHOD_COLORS[base]
     # crc32 rather than hash(): stable across processes, so reruns look identical
     colour = to_hex(_FALLBACK[zlib.crc32(method.encode()) % len(_FALLBACK)])
     logger.info("method %r has no fixed colour in METHOD_COLORS; using %s", method, colour)
@@ -101,15 +159,46 @@ def method_color(method: str) -> str:
 
 
 def method_label(method: str) -> str:
-    """Readable display name of ``method`` (e.g. ``VAE_linear`` -> ``VAE-linear (LDVAE-like)``)."""
-    return METHOD_LABELS.get(str(method), str(method))
+    """Readable display name of ``method``.
+
+    Examples: ``VAE_linear`` -> ``VAE-linear (LDVAE-like)``, ``grad_x_input_forward`` ->
+    ``grad × input (forward)``, ``gene_relevance_k5`` -> ``Gene Relevance (k=5)``,
+    ``VAE+deeplift`` -> ``VAE+DeepLIFT``.
+    """
+    method = str(method)
+    if method in METHOD_LABELS or method in METHOD_COLORS:
+        return METHOD_LABELS.get(method, method)
+    base, qualifiers = parse_method(method)
+    if base == method:
+        return method
+    label = METHOD_LABELS.get(base, base)
+    if "model" in qualifiers:
+        label = f"{qualifiers['model']}+{label}"
+    extras = [qualifiers["mode"]] if "mode" in qualifiers else []
+    extras += [f"k={qualifiers['k']}"] if "k" in qualifiers else []
+    return f"{label} ({', '.join(extras)})" if extras else label
+
+
+def method_mode_label(method: str, mode: str | None) -> str:
+    """``method_label(method)`` with the autodiff ``mode`` appended unless it names it already."""
+    label = method_label(method)
+    if not mode or str(mode).lower() in label.lower():
+        return label
+    return f"{label} ({mode})"
 
 
 def method_order(methods) -> list[str]:
-    """Unique methods, in the order of :data:`METHOD_COLORS` then first appearance."""
+    """Unique methods in the order of :data:`METHOD_COLORS` (variants next to their base
+    method), then unknown methods; ties keep their first appearance."""
     seen = list(dict.fromkeys(str(m) for m in methods))
-    known = [m for m in METHOD_COLORS if m in seen]
-    return known + [m for m in seen if m not in METHOD_COLORS]
+    rank = {m: i for i, m in enumerate(METHOD_COLORS)}
+
+    def key(item):
+        position, method = item
+        # a variant (VAE+saliency, grad_x_input_forward) sits with its base method
+        return rank.get(method, rank.get(method_base(method), len(rank))), position
+
+    return [m for _, m in sorted(enumerate(seen), key=key)]
 
 
 def natural_sorted(values) -> list[str]:

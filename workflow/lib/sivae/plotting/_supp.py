@@ -7,6 +7,7 @@ import logging
 import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 from scipy.stats import spearmanr
 
 from ._style import METHOD_COLORS, NEUTRAL_GREY, category_colors, method_color, method_label
@@ -36,6 +37,38 @@ LOSS_TERMS = ("total", "reconstruction", "kl_cell", "kl_feature", "interpretabil
 FEATURE_INPUT_COLORS = {"subsample": "#4c72b0", "pca": "#dd8452", "full": "#55a868"}
 
 
+def _gamma_tick(value: float, _pos=None) -> str:
+    """'0', '$10^{-2}$' for decades, else the plain number."""
+    if value == 0:
+        return "0"
+    exponent = np.log10(abs(value))
+    if np.isclose(exponent, round(exponent)):
+        return f"$10^{{{int(round(exponent))}}}$"
+    return f"{value:g}"
+
+
+def _symlog_gamma_axis(ax, gammas: pd.Series, max_ticks: int = 7) -> None:
+    """Symlog x axis for γ >= 0 whose '0' tick stays clear of the first decade's tick.
+
+    The linear range ends one decade below the smallest positive γ: with linscale 0.5
+    this puts 1.5 decades of axis between 0 and that decade, so their labels never
+    overlap (with linthresh = the smallest γ they sat half a decade apart).
+    """
+    positive = gammas[gammas > 0]
+    if positive.empty:
+        ax.set_xscale("symlog", linthresh=1.0, linscale=0.5)
+        ticks = [0.0]
+    else:
+        low = int(np.floor(np.log10(positive.min())))
+        high = int(np.ceil(np.log10(positive.max())))
+        step = max(1, int(np.ceil((high - low + 1) / (max_ticks - 1))))
+        ax.set_xscale("symlog", linthresh=10.0 ** (low - 1), linscale=0.5)
+        ticks = [0.0] + [10.0**e for e in range(low, high + 1, step)]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(_gamma_tick))
+
+
 def plot_figS5(gamma_sweep: pd.DataFrame, path_png, references: dict | None = None):
     """Fig. S5: k-NN accuracy of siVAE as the interpretability weight γ varies.
 
@@ -47,7 +80,8 @@ def plot_figS5(gamma_sweep: pd.DataFrame, path_png, references: dict | None = No
         Optional ``{variant: accuracy}`` drawn as horizontal lines in the variant's
         colour (e.g. siVAE_linear, VAE) to show what γ interpolates between.
 
-    The γ axis is symmetric-log: linear up to the smallest positive γ, so γ = 0 is shown.
+    The γ axis is symmetric-log so that γ = 0 is shown: linear below a decade under
+    the smallest positive γ, with ticks at 0 and at whole decades only.
     """
     require_columns(gamma_sweep, ["gamma", "fold", "accuracy"], "gamma_sweep.tsv")
     gammas = gamma_sweep["gamma"].astype(float)
@@ -67,9 +101,7 @@ def plot_figS5(gamma_sweep: pd.DataFrame, path_png, references: dict | None = No
         label="siVAE (mean ± sd)",
     )
     ax.scatter(gammas, gamma_sweep["accuracy"], s=8, color="black", alpha=0.5, zorder=3)
-    positive = gammas[gammas > 0]
-    linthresh = float(positive.min()) if len(positive) else 1.0
-    ax.set_xscale("symlog", linthresh=linthresh, linscale=0.5)
+    _symlog_gamma_axis(ax, gammas)
     for variant, value in (references or {}).items():
         ax.axhline(value, color=method_color(variant), ls="--", lw=1.2, label=method_label(variant))
     ax.set_xlabel("interpretability weight γ (symlog)")

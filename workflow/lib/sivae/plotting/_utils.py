@@ -135,6 +135,16 @@ def outside_legend(fig: Figure, handles, labels, title: str | None = None, max_r
     )
 
 
+def legend_width(labels, title: str | None = None, minimum: float = 1.4) -> float:
+    """Inches to reserve right of the axes for an :func:`outside_legend` of ``labels``.
+
+    About 0.07 inch per character at fontsize "small" plus the marker: long labels
+    (cell types such as "CD4+/CD45RA+/CD25- Naive T") otherwise run off the figure.
+    """
+    longest = max([len(str(x)) for x in labels] + [0.8 * len(title or "")])
+    return max(minimum, 0.5 + 0.07 * longest)
+
+
 def point_size(n_points: int) -> float:
     """Marker area for a scatter of ``n_points`` cells: large for tens, small for 10^5."""
     return float(np.clip(3000.0 / max(n_points, 1), 1.0, 30.0))
