@@ -13,8 +13,6 @@ agreement.tsv
     method_a, method_b, median_spearman (median over dimensions).
 """
 
-import logging
-import os
 import sys
 from pathlib import Path
 
@@ -27,20 +25,10 @@ try:
 except ImportError:  # rule run in a conda env without the package: use the repository copy
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "lib"))
     import sivae
-from sivae._validation import read_h5ad_checked
+from sivae._validation import atomic_write_tsv, log_to_file, read_h5ad_checked
 
 # Everything the script and the library log goes to the rule's log file.
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(
-    stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s"
-)
-logger = logging.getLogger(__name__)
-
-
-def write_tsv(table, path):
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
-    table.to_csv(tmp, sep="\t", index=False)
-    os.replace(tmp, path)
+logger = log_to_file(snakemake.log[0])
 
 
 dataset = snakemake.wildcards.dataset
@@ -102,5 +90,5 @@ long = [
 agreement = attr.agreement_matrix(loadings)
 agreement.index.name, agreement.columns.name = "method_a", "method_b"
 agreement = agreement.stack().rename("median_spearman").reset_index()
-write_tsv(pd.concat(long, ignore_index=True), snakemake.output.loadings)
-write_tsv(agreement, snakemake.output.agreement)
+atomic_write_tsv(pd.concat(long, ignore_index=True), snakemake.output.loadings)
+atomic_write_tsv(agreement, snakemake.output.agreement)

@@ -12,8 +12,6 @@ mean_q), gsea.tsv (Term, NES, NOM p-val, FDR q-val, Lead_genes), edges.tsv
 (gene_a, gene_b, statistic, p, q).
 """
 
-import logging
-import os
 import sys
 from pathlib import Path
 
@@ -24,20 +22,10 @@ try:
 except ImportError:  # rule run in a conda env without the package: use the repository copy
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "lib"))
     import sivae.cohort
-from sivae._validation import read_h5ad_checked
+from sivae._validation import atomic_write_tsv, log_to_file, read_h5ad_checked
 
 # Everything the script and the library log goes to the rule's log file.
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(
-    stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s"
-)
-logger = logging.getLogger(__name__)
-
-
-def write_tsv(table, path, index=False):
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
-    table.to_csv(tmp, sep="\t", index=index)
-    os.replace(tmp, path)
+logger = log_to_file(snakemake.log[0])
 
 
 dataset = snakemake.wildcards.dataset
@@ -72,8 +60,8 @@ tables = cohort.run_cohort_analysis(
     min_edge_fraction=settings["min_edge_fraction"],
     seed=snakemake.params.seed,
 )
-write_tsv(tables["group_embedding"], snakemake.output.group_embedding)
-write_tsv(tables["centrality"].rename_axis("group"), snakemake.output.centrality, index=True)
-write_tsv(tables["centrality_phenotype"], snakemake.output.centrality_phenotype)
-write_tsv(tables["gsea"], snakemake.output.gsea)
-write_tsv(tables["edges"], snakemake.output.edges)
+atomic_write_tsv(tables["group_embedding"], snakemake.output.group_embedding)
+atomic_write_tsv(tables["centrality"].rename_axis("group"), snakemake.output.centrality, index=True)
+atomic_write_tsv(tables["centrality_phenotype"], snakemake.output.centrality_phenotype)
+atomic_write_tsv(tables["gsea"], snakemake.output.gsea)
+atomic_write_tsv(tables["edges"], snakemake.output.edges)

@@ -14,12 +14,10 @@ try:
 except ImportError:  # rule run in a conda env without the package: use the repository copy
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "lib"))
     import sivae
+from sivae._validation import log_to_file
 
 # Everything the script and the library log goes to the rule's log file.
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(
-    stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s"
-)
+log_to_file(snakemake.log[0])
 
 source = snakemake.params.source
 logging.getLogger(__name__).info("downloading %s -> %s", source["url"], snakemake.output[0])

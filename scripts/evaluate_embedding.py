@@ -11,8 +11,6 @@ embeddings.tsv
     variant, cell, label, batch, dim1, dim2.
 """
 
-import logging
-import os
 import sys
 from pathlib import Path
 
@@ -25,20 +23,10 @@ try:
 except ImportError:  # rule run in a conda env without the package: use the repository copy
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "lib"))
     import sivae
-from sivae._validation import read_h5ad_checked
+from sivae._validation import atomic_write_tsv, log_to_file, read_h5ad_checked
 
 # Everything the script and the library log goes to the rule's log file.
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(
-    stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s"
-)
-logger = logging.getLogger(__name__)
-
-
-def write_tsv(table, path):
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
-    table.to_csv(tmp, sep="\t", index=False)
-    os.replace(tmp, path)
+logger = log_to_file(snakemake.log[0])
 
 
 dataset = snakemake.wildcards.dataset
@@ -83,5 +71,5 @@ for variant, z in embeddings.items():
         )
     )
 
-write_tsv(pd.DataFrame(accuracy), snakemake.output.knn)
-write_tsv(pd.concat(coordinates, ignore_index=True), snakemake.output.embeddings)
+atomic_write_tsv(pd.DataFrame(accuracy), snakemake.output.knn)
+atomic_write_tsv(pd.concat(coordinates, ignore_index=True), snakemake.output.embeddings)

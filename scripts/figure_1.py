@@ -4,7 +4,6 @@ Fig. 1b: siVAE cell embedding; Fig. 1c: cells coloured by the expression of gene
 (co-regulated); Fig. 1d: feature embedding (loadings), genes coloured by module.
 """
 
-import logging
 import sys
 from pathlib import Path
 
@@ -18,14 +17,10 @@ try:
 except ImportError:  # rule run in a conda env without the package: use the repository copy
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "lib"))
     import sivae.plotting
-from sivae._validation import read_h5ad_checked
+from sivae._validation import log_to_file, read_h5ad_checked
 
 # Everything the script and the library log goes to the rule's log file.
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(
-    stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s"
-)
-logger = logging.getLogger(__name__)
+logger = log_to_file(snakemake.log[0])
 plotting = sivae.plotting
 
 adata = read_h5ad_checked(snakemake.input.adata, snakemake.params.dataset)

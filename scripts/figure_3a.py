@@ -2,7 +2,6 @@
 feature attribution methods and Gene Relevance.
 """
 
-import logging
 import sys
 from pathlib import Path
 
@@ -17,13 +16,10 @@ try:
 except ImportError:  # rule run in a conda env without the package: use the repository copy
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "lib"))
     import sivae.plotting
+from sivae._validation import log_to_file
 
 # Everything the script and the library log goes to the rule's log file.
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(
-    stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s"
-)
-logger = logging.getLogger(__name__)
+logger = log_to_file(snakemake.log[0])
 plotting = sivae.plotting
 
 agreement = pd.read_csv(snakemake.input.agreement, sep="\t")

@@ -6,7 +6,6 @@ attribution itself: ``seconds`` of attribution rows is replaced by their
 ``total_seconds``. The table drawn is written to ``fig3bcd.tsv``.
 """
 
-import logging
 import sys
 from pathlib import Path
 
@@ -21,13 +20,10 @@ try:
 except ImportError:  # rule run in a conda env without the package: use the repository copy
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "lib"))
     import sivae.plotting
+from sivae._validation import log_to_file
 
 # Everything the script and the library log goes to the rule's log file.
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(
-    stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s"
-)
-logger = logging.getLogger(__name__)
+logger = log_to_file(snakemake.log[0])
 plotting = sivae.plotting
 
 timing = pd.read_csv(snakemake.input.timing, sep="\t")

@@ -3,7 +3,6 @@ network inference (centrality vs ground truth, top hubs, neighbour accuracy,
 neighbour-set overlap and co-expression).
 """
 
-import logging
 import sys
 from pathlib import Path
 
@@ -18,13 +17,10 @@ try:
 except ImportError:  # rule run in a conda env without the package: use the repository copy
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "lib"))
     import sivae.plotting
+from sivae._validation import log_to_file
 
 # Everything the script and the library log goes to the rule's log file.
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(
-    stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s"
-)
-logger = logging.getLogger(__name__)
+logger = log_to_file(snakemake.log[0])
 plotting = sivae.plotting
 
 inp, out = snakemake.input, snakemake.output

@@ -8,7 +8,6 @@ status; written to ``fig6e.tsv`` too) and Fig. 6f (edges present in at least
 ``cohort.min_edge_fraction`` of a group's networks).
 """
 
-import logging
 import sys
 from pathlib import Path
 
@@ -25,14 +24,10 @@ except ImportError:  # rule run in a conda env without the package: use the repo
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "lib"))
     import sivae.cohort
     import sivae.plotting
-from sivae._validation import read_h5ad_checked
+from sivae._validation import log_to_file, read_h5ad_checked
 
 # Everything the script and the library log goes to the rule's log file.
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(
-    stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s"
-)
-logger = logging.getLogger(__name__)
+logger = log_to_file(snakemake.log[0])
 plotting = sivae.plotting
 cohort = sivae.cohort
 

@@ -11,7 +11,6 @@ markers.gmt
     one gene set per label: ``<label>\\tmarkers of <label> (rank_genes_groups)\\t<genes>``.
 """
 
-import logging
 import os
 import sys
 from pathlib import Path
@@ -24,14 +23,10 @@ try:
     import sivae  # noqa: F401  (the repository copy when the env lacks the package)
 except ImportError:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "lib"))
-from sivae._validation import read_h5ad_checked
+from sivae._validation import log_to_file, read_h5ad_checked
 
 # Everything the script and the library log goes to the rule's log file.
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(
-    stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s"
-)
-logger = logging.getLogger(__name__)
+logger = log_to_file(snakemake.log[0])
 
 
 def write_atomic(path, write):

@@ -8,8 +8,6 @@ centrality.tsv, neighbours.tsv, neighbour_accuracy.tsv, jaccard.tsv,
 mean_correlation.tsv.
 """
 
-import logging
-import os
 import sys
 from pathlib import Path
 
@@ -21,20 +19,10 @@ try:
 except ImportError:  # rule run in a conda env without the package: use the repository copy
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "lib"))
     import sivae
-from sivae._validation import read_h5ad_checked
+from sivae._validation import atomic_write_tsv, log_to_file, read_h5ad_checked
 
 # Everything the script and the library log goes to the rule's log file.
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(
-    stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s"
-)
-logger = logging.getLogger(__name__)
-
-
-def write_tsv(table, path):
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
-    table.to_csv(tmp, sep="\t", index=False)
-    os.replace(tmp, path)
+logger = log_to_file(snakemake.log[0])
 
 
 dataset = snakemake.wildcards.dataset
@@ -109,8 +97,8 @@ neighbour_table = pd.concat(
     ignore_index=True,
 )
 
-write_tsv(centrality, snakemake.output.centrality)
-write_tsv(neighbour_table, snakemake.output.neighbours)
-write_tsv(accuracy, snakemake.output.accuracy)
-write_tsv(jaccard, snakemake.output.jaccard)
-write_tsv(correlation, snakemake.output.correlation)
+atomic_write_tsv(centrality, snakemake.output.centrality)
+atomic_write_tsv(neighbour_table, snakemake.output.neighbours)
+atomic_write_tsv(accuracy, snakemake.output.accuracy)
+atomic_write_tsv(jaccard, snakemake.output.jaccard)
+atomic_write_tsv(correlation, snakemake.output.correlation)

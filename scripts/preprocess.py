@@ -7,7 +7,6 @@ when ``hvg.per_group``), stratified downsampling, stratified train/test split
 (``obs["split"]``), per-gene centring and scaling (``var["mean"]``, ``var["std"]``).
 """
 
-import logging
 import sys
 from pathlib import Path
 
@@ -18,14 +17,10 @@ try:
 except ImportError:  # rule run in a conda env without the package: use the repository copy
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "lib"))
     import sivae
-from sivae._validation import atomic_write_h5ad, check_adata, read_h5ad_checked
+from sivae._validation import atomic_write_h5ad, check_adata, log_to_file, read_h5ad_checked
 
 # Everything the script and the library log goes to the rule's log file.
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(
-    stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s"
-)
-logger = logging.getLogger(__name__)
+logger = log_to_file(snakemake.log[0])
 
 dataset = snakemake.wildcards.dataset
 entry = snakemake.params.entry

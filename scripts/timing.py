@@ -9,8 +9,6 @@ Output: timing.tsv with method, mode, K, F, n_cells, seconds, extrapolated, devi
 (+ n_cells_timed, seconds_timed; training_seconds, total_seconds on attribution rows).
 """
 
-import logging
-import os
 import sys
 from pathlib import Path
 
@@ -23,20 +21,10 @@ try:
 except ImportError:  # rule run in a conda env without the package: use the repository copy
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "lib"))
     import sivae
-from sivae._validation import read_h5ad_checked
+from sivae._validation import atomic_write_tsv, log_to_file, read_h5ad_checked
 
 # Everything the script and the library log goes to the rule's log file.
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(
-    stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s"
-)
-logger = logging.getLogger(__name__)
-
-
-def write_tsv(table, path):
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
-    table.to_csv(tmp, sep="\t", index=False)
-    os.replace(tmp, path)
+logger = log_to_file(snakemake.log[0])
 
 
 def build_model(data, settings, n_latent, seed):
@@ -131,4 +119,4 @@ for n_features in feature_counts:
                 timed["method"] = name + "+" + timed["method"]
                 rows.append(attr.add_training_time(timed, trained))
 
-write_tsv(pd.concat(rows, ignore_index=True), snakemake.output[0])
+atomic_write_tsv(pd.concat(rows, ignore_index=True), snakemake.output[0])

@@ -17,13 +17,10 @@ try:
 except ImportError:  # rule run in a conda env without the package: use the repository copy
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "lib"))
     import sivae
-from sivae._validation import read_h5ad_checked
+from sivae._validation import log_to_file, read_h5ad_checked
 
 # Everything the script and the library log goes to the rule's log file.
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(
-    stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s"
-)
+log_to_file(snakemake.log[0])
 
 dataset = snakemake.wildcards.dataset
 out_dir = Path(snakemake.output[0])

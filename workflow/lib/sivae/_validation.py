@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -181,3 +182,33 @@ def atomic_write_h5ad(adata: ad.AnnData, path: str | os.PathLike, **kwargs) -> P
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def atomic_write_tsv(table, path: str | os.PathLike, index: bool = False) -> Path:
+    """Write a DataFrame as TSV via a temporary file and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        table.to_csv(tmp, sep="\t", index=index)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def log_to_file(path: str | os.PathLike) -> logging.Logger:
+    """Send stderr and every ``logging`` record to ``path`` (a Snakemake rule's log).
+
+    Rule scripts call this first, so library progress, warnings and errors land in
+    ``logs/<rule>/...``; returns the script's logger.
+    """
+    sys.stderr = open(path, "w")  # noqa: SIM115 - lives as long as the rule's process
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.INFO,
+        format="%(asctime)s %(name)s: %(message)s",
+        force=True,
+    )
+    return logging.getLogger("sivae.rule")
