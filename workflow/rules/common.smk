@@ -215,9 +215,30 @@ def model_output(dataset, model, name="adata.h5ad"):
     return f"results/{dataset}/models/{model}/{name}"
 
 
+def embedding_model_names(dataset):
+    """Models of `embedding.models` that can be trained on ``dataset``: the count
+    variants (negative binomial) need the dataset's `layer` of raw counts, since X is
+    centred and scaled; without one they are skipped with a log line."""
+    names = []
+    for name in config["embedding"]["models"]:
+        if model_settings(dataset, name)[
+            "variant"
+        ] in COUNT_VARIANTS and not dataset_entry(dataset).get("layer"):
+            logger.info(
+                f"embedding: model {name!r} skipped on dataset {dataset!r}: it models raw "
+                f"counts and datasets.{dataset}.layer is not set"
+            )
+            continue
+        names.append(name)
+    return names
+
+
 def embedding_models(wildcards):
     require_keys(wildcards.dataset, "embedding")
-    return [model_output(wildcards.dataset, m) for m in config["embedding"]["models"]]
+    return [
+        model_output(wildcards.dataset, m)
+        for m in embedding_model_names(wildcards.dataset)
+    ]
 
 
 def train_input(wildcards):

@@ -191,7 +191,7 @@ def panel_inputs(panel):
     if panel == "figS25":
         return [
             model_output(figure_dataset(key), m, "history.tsv")
-            for m in config["embedding"]["models"]
+            for m in embedding_model_names(figure_dataset(key))
         ]
     return []
 

@@ -368,7 +368,7 @@ rule figure_S25:
         runtime=10,
     params:
         dataset=lambda w: figure_dataset("embedding"),
-        models=config["embedding"]["models"],
+        models=lambda w: embedding_model_names(figure_dataset("embedding")),
     script:
         "../../scripts/figure_supplementary.py"
 

@@ -22,7 +22,7 @@ rule evaluate_embedding:
         mem_mb=8000,
         runtime=60,
     params:
-        models=config["embedding"]["models"],
+        models=lambda w: embedding_model_names(w.dataset),
         label_key=lambda w: require_keys(w.dataset, "embedding")["label_key"],
         batch_key=lambda w: dataset_entry(w.dataset)["batch_key"],
         k=lambda w: dataset_entry(w.dataset)["knn_k"] or config["embedding"]["k"],
