@@ -36,7 +36,6 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 import anndata as ad
@@ -59,6 +58,7 @@ from ._training import (
     TrainConfig,
     Trainer,
     load_cells,
+    precision_context,
     resolve_device,
 )
 
@@ -183,15 +183,7 @@ class BatchedTrainer:
         self.shuffle_rngs = [np.random.default_rng(s) for s in seeds]
         self.noise = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
         self.covariates = torch.zeros((self.n_cells, 0), device=device)
-        use_bf16 = config.precision == "bf16" or (
-            config.precision == "auto" and device.type == "cuda"
-        )
-        self.autocast = (
-            torch.autocast(device.type, dtype=torch.bfloat16) if use_bf16 else nullcontext()
-        )
-        if device.type == "cuda":
-            torch.backends.cuda.matmul.allow_tf32 = True
-            torch.backends.cudnn.allow_tf32 = True
+        self.autocast, use_bf16 = precision_context(config.precision, device)
         self.noise_dtype = noise_dtype(use_bf16)
         self.loss_fns = {s: self._batched_loss(s) for s in (1, 2, 3)}
         self.history: list[list[dict]] = [[] for _ in self.modules]

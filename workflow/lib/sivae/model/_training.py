@@ -75,6 +75,20 @@ class TrainConfig:
     stages: tuple = field(default=(1, 2, 3))
 
 
+def precision_context(precision: str, device: torch.device):
+    """(autocast context, whether it is bf16) for ``precision`` on ``device``.
+
+    ``"auto"`` means bf16 autocast (and TF32 matmuls) on CUDA, fp32 elsewhere.
+    """
+    use_bf16 = precision == "bf16" or (precision == "auto" and device.type == "cuda")
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    if use_bf16:
+        return torch.autocast(device.type, dtype=torch.bfloat16), True
+    return nullcontext(), False
+
+
 def resolve_device(device: str | torch.device) -> torch.device:
     """``"auto"`` → CUDA when available, else CPU."""
     if device == "auto":
@@ -155,15 +169,7 @@ class Trainer:
             self.val_idx, self.train_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
         else:
             self.val_idx, self.train_idx = np.zeros(0, dtype=np.int64), np.arange(n)
-        use_bf16 = config.precision == "bf16" or (
-            config.precision == "auto" and device.type == "cuda"
-        )
-        self.autocast = (
-            torch.autocast(device.type, dtype=torch.bfloat16) if use_bf16 else nullcontext()
-        )
-        if device.type == "cuda":
-            torch.backends.cuda.matmul.allow_tf32 = True
-            torch.backends.cudnn.allow_tf32 = True
+        self.autocast, use_bf16 = precision_context(config.precision, device)
         # compile=...: the loss runs compiled, fed noise drawn from self.noise in eager order
         backend = resolve_backend(config.compile, device)
         self.compiled = None if backend is None else CompiledLoss(module, backend)
