@@ -163,3 +163,56 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# Model names of the workflow config (`models.<name>.variant`) -> `--variant` values.
+CONFIG_VARIANTS = {
+    "siVAE": "sivae",
+    "siVAE_linear": "sivae-linear",
+    "siVAE_NB": "sivae-nb",
+    "VAE": "vae",
+    "VAE_linear": "vae-linear",
+}
+
+
+def train_arguments(data, out_dir, settings, device, seed, **extra) -> list[str]:
+    """``sivae train`` arguments for one model entry of the workflow config.
+
+    ``settings`` is the merged model entry (variant, n_latent, gamma, hidden, epochs,
+    batch_size, learning_rate, optional batch_key / labels_key / layer); ``extra`` adds
+    flags by name (``feature_input="pca"`` -> ``--feature-input pca``); None is left out.
+    """
+    epochs = settings["epochs"]
+    if isinstance(epochs, int):
+        epochs = {"cell": epochs, "feature": epochs, "joint": epochs}
+    if epochs["cell"] != epochs["joint"]:
+        raise ValueError(
+            f"model epochs: cell ({epochs['cell']}) and joint ({epochs['joint']}) must be equal: "
+            "`sivae train --epochs` sets both stage 1 and stage 3"
+        )
+    args = [
+        "train",
+        "--input", str(data),
+        "--output", str(out_dir),
+        "--variant", CONFIG_VARIANTS[settings["variant"]],
+        "--n-latent", str(settings["n_latent"]),
+        "--hidden", ",".join(str(h) for h in settings["hidden"]),
+        "--epochs", str(epochs["cell"]),
+        "--feature-epochs", str(epochs["feature"]),
+        "--batch-size", str(settings["batch_size"]),
+        "--lr", str(settings["learning_rate"]),
+        "--device", device,
+        "--seed", str(seed),
+    ]  # fmt: skip
+    if settings["variant"].startswith("siVAE"):  # the VAEs have no interpretability term
+        args += ["--gamma", str(settings["gamma"])]
+    optional = {
+        "batch_key": settings.get("batch_key"),
+        "labels_key": settings.get("labels_key"),
+        "layer": settings.get("layer"),
+        **extra,
+    }
+    for name, value in optional.items():
+        if value is not None and value != "":
+            args += ["--" + name.replace("_", "-"), str(value)]
+    return args
