@@ -1,8 +1,8 @@
 """Rule `preprocess`: raw.h5ad -> preprocessed.h5ad, following datasets.<name>.preprocess.
 
 Order (paper Methods, Data availability): QC filters, total-count normalisation and
-log1p, regress_out of batch/cell-cycle keys (per group when the dataset has groups,
-as for NeurDiff and SEA-AD), selection of the most variable genes (union over groups
+log1p, S and G2/M cell-cycle scores (``cell_cycle``), regress_out of batch and
+cell-cycle keys (per group when the dataset has groups, as for NeurDiff and SEA-AD), selection of the most variable genes (union over groups
 when ``hvg.per_group``), stratified downsampling, stratified train/test split
 (``obs["split"]``), per-gene centring and scaling (``var["mean"]``, ``var["std"]``).
 """
@@ -31,7 +31,10 @@ pp = sivae.pp
 
 adata = read_h5ad_checked(snakemake.input[0], dataset)
 keys = [entry[k] for k in ("label_key", "batch_key", "group_key", "phenotype_key")]
-check_adata(adata, dataset=dataset, keys=keys + list(opts["regress_out"]))
+# cell-cycle scores are made below, so they need not be in the input
+scores = {"S_score", "G2M_score", "phase"} if opts["cell_cycle"] else set()
+regressed = [k for k in opts["regress_out"] if k not in scores]
+check_adata(adata, dataset=dataset, keys=keys + regressed)
 
 for key, values in opts["subset"].items():
     check_adata(adata, dataset=dataset, keys=[key])
@@ -54,6 +57,8 @@ elif opts["log1p"]:
     import scanpy as sc
 
     sc.pp.log1p(adata)
+if opts["cell_cycle"]:
+    pp.score_cell_cycle(adata, seed=seed, dataset=dataset)
 if opts["regress_out"]:
     pp.regress_out(adata, opts["regress_out"], group_key=group_key, dataset=dataset)
 hvg = opts["hvg"]

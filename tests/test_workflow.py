@@ -167,3 +167,52 @@ def test_preprocess_and_bins_end_to_end(tmp_path):
     assert job_counts(output)["train_bin"] == len(manifest)
     for group, bin_name in zip(manifest["group"], manifest["bin"], strict=True):
         assert f"results/cohort/cohort/bins/{group}/{bin_name}/adata.h5ad" in output
+
+
+@pytest.mark.workflow
+def test_preprocess_scores_and_regresses_cell_cycle(tmp_path):
+    """A user's file with a pool and cycling cells: ``cell_cycle: true`` scores S/G2M
+    phase (the paper's NeurDiff/SEA-AD preprocessing) and regress_out removes it."""
+    import anndata as ad
+    import numpy as np
+    from sivae.pp import CELL_CYCLE_GENES
+
+    rng = np.random.default_rng(0)
+    genes = CELL_CYCLE_GENES["S"][:15] + CELL_CYCLE_GENES["G2M"][:15] + [f"g{i}" for i in range(90)]
+    x = rng.gamma(2.0, 0.5, size=(240, len(genes)))
+    cycling = np.repeat([0, 1, 2], 80)
+    x[cycling == 1, :15] += 2.0
+    x[cycling == 2, 15:30] += 2.0
+    x[:, 30:60] += 1.0 * cycling[:, None]  # other genes that follow the cycle
+    obs = {"pool": np.tile(["p1", "p2"], 120)}
+    data = tmp_path / "cycling.h5ad"
+    var = pd.DataFrame(index=genes)
+    obs = pd.DataFrame(obs, index=[f"cell{i}" for i in range(len(x))])
+    ad.AnnData(x.astype(np.float32), obs=obs, var=var).write_h5ad(data)
+    copy_workflow(tmp_path)
+    extra = write_yaml(
+        tmp_path / "extra.yaml",
+        {
+            "datasets": {
+                "cycling": {
+                    "source": "file",
+                    "path": str(data),
+                    "preprocess": {
+                        "cell_cycle": True,
+                        "regress_out": ["pool", "S_score", "G2M_score"],
+                        "test_fraction": 0.0,
+                    },
+                }
+            }
+        },
+    )
+    snakemake("results/cycling/preprocessed.h5ad", "--cores", "1", "--configfile", str(extra),
+              cwd=tmp_path)  # fmt: skip
+    pre = ad.read_h5ad(tmp_path / "results/cycling/preprocessed.h5ad")
+    assert {"S_score", "G2M_score", "phase"} <= set(pre.obs.columns)
+    assert set(pre.obs["phase"][cycling == 1]) == {"S"}
+    for key in ("S_score", "G2M_score"):
+        score = pre.obs[key].to_numpy() - pre.obs[key].mean()
+        assert np.abs(score @ np.asarray(pre.X)).max() < 1e-2  # no longer correlated
+    log = (tmp_path / "logs/preprocess/cycling.log").read_text()
+    assert "cell-cycle scores from 15 S and 15 G2M marker genes" in log

@@ -38,6 +38,8 @@ __all__ = [
     "normalize",
     "hvg",
     "regress_out",
+    "score_cell_cycle",
+    "CELL_CYCLE_GENES",
     "downsample",
     "split",
     "scale",
@@ -317,6 +319,90 @@ def hvg(
     logger.info("%s: %d highly variable genes selected", dataset, int(selected.sum()))
     if subset and not selected.all():
         adata._inplace_subset_var(selected)
+    return adata
+
+
+#: Tirosh et al. 2016 (Science 352:189) S-phase and G2/M marker genes, human symbols, as
+#: used by scanpy's and Seurat's cell-cycle scoring. Each list also carries the current
+#: HGNC symbol of the three renamed genes (MLF1IP = CENPU, FAM64A = PIMREG, HN1 = JPT1)
+#: so that data annotated with either name is scored; genes absent from the data are
+#: ignored by the score.
+CELL_CYCLE_GENES = {
+    "S": (
+        "MCM5 PCNA TYMS FEN1 MCM2 MCM4 RRM1 UNG GINS2 MCM6 CDCA7 DTL PRIM1 UHRF1 MLF1IP CENPU "
+        "HELLS RFC2 RPA2 NASP RAD51AP1 GMNN WDR76 SLBP CCNE2 UBR7 POLD3 MSH2 ATAD2 RAD51 RRM2 "
+        "CDC45 CDC6 EXO1 TIPIN DSCC1 BLM CASP8AP2 USP1 CLSPN POLA1 CHAF1B BRIP1 E2F8"
+    ).split(),
+    "G2M": (
+        "HMGB2 CDK1 NUSAP1 UBE2C BIRC5 TPX2 TOP2A NDC80 CKS2 NUF2 CKS1B MKI67 TMPO CENPF TACC3 "
+        "FAM64A PIMREG SMC4 CCNB2 CKAP2L CKAP2 AURKB BUB1 KIF11 ANP32E TUBB4B GTSE1 KIF20B HJURP "
+        "CDCA3 HN1 JPT1 CDC20 TTK CDC25C KIF2C RANGAP1 NCAPD2 DLGAP5 CDCA2 CDCA8 ECT2 KIF23 HMMR "
+        "AURKA PSRC1 ANLN LBR CKAP5 CENPE CTCF NEK2 G2E3 GAS2L3 CBX5 CENPA"
+    ).split(),
+}
+
+
+def score_cell_cycle(
+    adata: ad.AnnData,
+    s_genes: Sequence[str] | None = None,
+    g2m_genes: Sequence[str] | None = None,
+    min_genes: int = 5,
+    seed: int = 0,
+    dataset: str = "data",
+    copy: bool = False,
+) -> ad.AnnData:
+    """Score S and G2/M phase per cell, for :func:`regress_out` (NeurDiff, SEA-AD).
+
+    The paper regressed a cell-cycle score out of the NeurDiff and SEA-AD data
+    with scanpy; this is ``scanpy.tl.score_genes_cell_cycle`` on the
+    log-normalised ``X`` with the Tirosh et al. marker lists
+    (:data:`CELL_CYCLE_GENES`). Symbols are matched case-insensitively, so mouse
+    symbols (``Mcm5``) match the human list.
+
+    Parameters
+    ----------
+    s_genes, g2m_genes
+        Marker genes; default the Tirosh et al. lists.
+    min_genes
+        Fewest markers of each list that must be in ``var_names``.
+    seed
+        Seed of the random control genes.
+
+    Returns
+    -------
+    AnnData with ``obs["S_score"]``, ``obs["G2M_score"]`` and ``obs["phase"]``
+    (``"G1"``, ``"S"`` or ``"G2M"``).
+
+    Raises
+    ------
+    ValueError
+        When fewer than ``min_genes`` markers of a list are in the data.
+    """
+    import scanpy as sc
+
+    adata = _maybe_copy(adata, copy)
+    by_upper = {str(g).upper(): g for g in adata.var_names}
+    found = {}
+    for phase, genes in (
+        ("S", CELL_CYCLE_GENES["S"] if s_genes is None else s_genes),
+        ("G2M", CELL_CYCLE_GENES["G2M"] if g2m_genes is None else g2m_genes),
+    ):
+        found[phase] = [by_upper[g.upper()] for g in dict.fromkeys(genes) if g.upper() in by_upper]
+        if len(found[phase]) < min_genes:
+            raise ValueError(
+                f"dataset {dataset!r}: cell-cycle scoring needs at least {min_genes} {phase} "
+                f"marker genes in var_names, found {len(found[phase])} "
+                f"({', '.join(found[phase]) or 'none'}); pass s_genes/g2m_genes for other symbols"
+            )
+    logger.info(
+        "%s: cell-cycle scores from %d S and %d G2M marker genes",
+        dataset,
+        len(found["S"]),
+        len(found["G2M"]),
+    )
+    sc.tl.score_genes_cell_cycle(
+        adata, s_genes=found["S"], g2m_genes=found["G2M"], random_state=seed
+    )
     return adata
 
 
@@ -732,6 +818,7 @@ STEP_ORDER = (
     "qc",
     "normalize",
     "filter_groups",
+    "cell_cycle",
     "regress_out",
     "hvg",
     "downsample",
@@ -770,6 +857,7 @@ def preprocess(adata: ad.AnnData, steps: dict, dataset: str = "data") -> ad.AnnD
         "qc": qc,
         "normalize": normalize,
         "filter_groups": filter_groups,
+        "cell_cycle": score_cell_cycle,
         "regress_out": regress_out,
         "hvg": hvg,
         "downsample": downsample,
