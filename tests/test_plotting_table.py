@@ -167,3 +167,16 @@ def test_figures_table_finds_real_method_ids_of_a_run():
     assert (
         f"VAE training + fastest attribution VAE+saliency (forward) {2.5 / 86400:.3g} days" in fig3b
     )
+
+
+def test_overlap_summary_with_a_single_dr_method_says_na_not_nan():
+    """Fig. 5d/e: one DR method has no pair within its group (the default config)."""
+    pairs = [("siVAE", "CLR", 0.1), ("siVAE", "MRNET", 0.3), ("CLR", "MRNET", 0.5)]
+    jaccard = pd.DataFrame(pairs, columns=["method_a", "method_b", "jaccard"])
+    out = plotting.figures_table(
+        [{"panel": "fig5d", "dataset": "d", "files": [], "tables": {"jaccard": jaccard}}]
+    ).set_index("panel")
+    ours = out.loc["fig5d", "ours"]
+    assert "nan" not in ours
+    assert "within DR n/a (needs 2 methods)" in ours
+    assert "within GCN 0.50" in ours and "DR vs GCN 0.20" in ours

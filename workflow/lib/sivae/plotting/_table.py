@@ -199,12 +199,15 @@ def _group_means(table_name: str, value: str, exclude_gcn=()):
             block = m.loc[rows, cols].to_numpy(dtype=float)
             if rows == cols:
                 block = block[~np.eye(len(rows), dtype=bool)]
-            return float(np.nanmean(block)) if block.size else np.nan
+            if not np.isfinite(block).any():
+                # e.g. a single DR method has no pair within its group: say so, not "nan"
+                return "n/a (needs 2 methods)" if rows == cols else "n/a"
+            return _fmt(float(np.nanmean(block)))
 
         gcn_note = f" (excl. {', '.join(exclude_gcn)})" if exclude_gcn else ""
         return (
-            f"mean within DR {_fmt(mean_off_diagonal(dr, dr))}, within GCN{gcn_note} "
-            f"{_fmt(mean_off_diagonal(gcn, gcn))}, DR vs GCN {_fmt(mean_off_diagonal(dr, gcn))}"
+            f"mean within DR {mean_off_diagonal(dr, dr)}, within GCN{gcn_note} "
+            f"{mean_off_diagonal(gcn, gcn)}, DR vs GCN {mean_off_diagonal(dr, gcn)}"
         )
 
     return summarise
