@@ -58,7 +58,8 @@ elif opts["log1p"]:
 
     sc.pp.log1p(adata)
 if opts["cell_cycle"]:
-    pp.score_cell_cycle(adata, seed=seed, dataset=dataset)
+    # as the original NeurDiff script: each line scored on its own standardised data
+    pp.score_cell_cycle(adata, group_key=group_key, standardize=True, seed=seed, dataset=dataset)
 if opts["regress_out"]:
     pp.regress_out(adata, opts["regress_out"], group_key=group_key, dataset=dataset)
 hvg = opts["hvg"]

@@ -187,6 +187,22 @@ def test_read_neurdiff_with_efficiency(tmp_path, caplog):
     assert adata.obs["diff_efficiency"].tolist() == [0.2, 0.2, 0.7]
     assert "1 cells of 1 lines without efficiency dropped" in caplog.text
 
+    # the original's table marks unassessed lines; those are dropped even with a value
+    pd.DataFrame(
+        {
+            "donor_id": ["l1", "l2", "l3"],
+            "diff_efficiency": [0.2, 0.7, 0.1],
+            "in_study": ["yes", "not_assessed", "yes"],
+        }
+    ).to_csv(tmp_path / "diff_efficiency_neur.csv", index=False)
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        adata = datasets.read_neurdiff(
+            tmp_path / "D11.h5", efficiency=tmp_path / "diff_efficiency_neur.csv"
+        )
+    assert adata.obs["donor_id"].tolist() == ["l1", "l1", "l3"]
+    assert "1 lines marked in_study == 'not_assessed' dropped" in caplog.text
+
 
 def test_read_sea_ad_subsets_and_uses_counts(tmp_path):
     obs = pd.DataFrame({"cell_type": ["Vip", "Oligo", "Vip"]}, index=["a", "b", "c"])

@@ -286,3 +286,27 @@ def test_score_cell_cycle_too_few_markers_names_dataset():
     with pytest.raises(ValueError, match=r"dataset 'neurdiff'.*at least 5 S marker genes.*found 0"):
         pp.score_cell_cycle(adata, dataset="neurdiff")
     assert "S_score" not in adata.obs
+
+
+def test_score_cell_cycle_per_group_on_standardised_data():
+    """As the original NeurDiff script: each line scored on its own scaled data."""
+    import scanpy as sc
+
+    adata = _cycling_cells(seed=2)
+    adata.obs["line"] = np.tile(["a", "b"], adata.n_obs // 2)
+    adata.X[adata.obs["line"] == "b"] *= 3.0  # a line-specific scale the scaling removes
+    pp.score_cell_cycle(adata, group_key="line", standardize=True, dataset="cc")
+    for line in ("a", "b"):
+        part = adata[adata.obs["line"] == line].copy()
+        sc.pp.scale(part)
+        present = set(part.var_names)
+        sc.tl.score_genes_cell_cycle(
+            part,
+            s_genes=[g for g in pp.CELL_CYCLE_GENES["S"] if g in present],
+            g2m_genes=[g for g in pp.CELL_CYCLE_GENES["G2M"] if g in present],
+            random_state=0,
+        )
+        ours = adata.obs.loc[part.obs_names]
+        np.testing.assert_allclose(ours["S_score"], part.obs["S_score"], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(ours["G2M_score"], part.obs["G2M_score"], rtol=1e-4, atol=1e-5)
+        assert (ours["phase"].astype(str) == part.obs["phase"].astype(str)).all()

@@ -346,6 +346,8 @@ def score_cell_cycle(
     adata: ad.AnnData,
     s_genes: Sequence[str] | None = None,
     g2m_genes: Sequence[str] | None = None,
+    group_key: str | None = None,
+    standardize: bool = False,
     min_genes: int = 5,
     seed: int = 0,
     dataset: str = "data",
@@ -357,12 +359,19 @@ def score_cell_cycle(
     with scanpy; this is ``scanpy.tl.score_genes_cell_cycle`` on the
     log-normalised ``X`` with the Tirosh et al. marker lists
     (:data:`CELL_CYCLE_GENES`). Symbols are matched case-insensitively, so mouse
-    symbols (``Mcm5``) match the human list.
+    symbols (``Mcm5``) match the human list. The original NeurDiff script scored
+    each cell line separately on its per-gene standardised data
+    (``group_key="donor_id", standardize=True``); ``X`` itself is not changed.
 
     Parameters
     ----------
     s_genes, g2m_genes
         Marker genes; default the Tirosh et al. lists.
+    group_key
+        Score the cells of each group (cell line, donor) separately.
+    standardize
+        Centre and scale each gene (within each group) before scoring, as
+        ``scanpy.pp.scale`` in the original script.
     min_genes
         Fewest markers of each list that must be in ``var_names``.
     seed
@@ -400,9 +409,28 @@ def score_cell_cycle(
         len(found["S"]),
         len(found["G2M"]),
     )
-    sc.tl.score_genes_cell_cycle(
-        adata, s_genes=found["S"], g2m_genes=found["G2M"], random_state=seed
-    )
+    if group_key is not None:
+        check_adata(adata, dataset=dataset, keys=[group_key])
+        groups = adata.obs[group_key].astype("category")
+        row_sets = [np.flatnonzero((groups == g).to_numpy()) for g in groups.cat.categories]
+    else:
+        row_sets = [np.arange(adata.n_obs)]
+    scores = pd.DataFrame(index=adata.obs_names, columns=["S_score", "G2M_score", "phase"])
+    for rows in row_sets:
+        if rows.size == 0:
+            continue
+        part = ad.AnnData(X=adata.X[rows], var=pd.DataFrame(index=adata.var_names))
+        if standardize:
+            # scanpy's own scaling, as the original: after it every gene's mean is ~0, so
+            # the control genes (drawn from mean-expression bins) depend on its rounding
+            sc.pp.scale(part)
+        sc.tl.score_genes_cell_cycle(
+            part, s_genes=found["S"], g2m_genes=found["G2M"], random_state=seed
+        )
+        scores.iloc[rows] = part.obs[["S_score", "G2M_score", "phase"]].to_numpy()
+    adata.obs["S_score"] = scores["S_score"].to_numpy(dtype=np.float64)
+    adata.obs["G2M_score"] = scores["G2M_score"].to_numpy(dtype=np.float64)
+    adata.obs["phase"] = pd.Categorical(scores["phase"].astype(str), categories=["G1", "S", "G2M"])
     return adata
 
 

@@ -206,8 +206,9 @@ def read_neurdiff(
         The downloaded ``D11.h5``.
     efficiency
         Optional CSV with one row per line: ``line_key`` and ``efficiency_key``
-        columns (the paper's differentiation efficiency). Lines absent from it,
-        or with a missing value, are dropped (logged).
+        columns (the paper's differentiation efficiency; the original analysis
+        read ``diff_efficiency_neur.csv``). Lines absent from it, with a missing
+        value, or marked ``in_study == "not_assessed"`` are dropped (logged).
 
     Returns
     -------
@@ -222,6 +223,15 @@ def read_neurdiff(
             raise ValueError(
                 f"dataset 'neurdiff': efficiency table {efficiency} lacks columns {missing}"
             )
+        if "in_study" in table.columns:
+            # the original analysis dropped the lines Jerber et al. did not assess
+            assessed = table["in_study"].astype(str) != "not_assessed"
+            if not assessed.all():
+                logger.info(
+                    "neurdiff: %d lines marked in_study == 'not_assessed' dropped",
+                    int((~assessed).sum()),
+                )
+            table = table[assessed]
         values = pd.to_numeric(
             table.drop_duplicates(line_key).set_index(line_key)[efficiency_key], errors="coerce"
         )
