@@ -135,6 +135,27 @@ def test_regress_out_per_group(counts_adata):
         np.testing.assert_allclose(_dense(out.X)[rows], x[rows] - design @ coef, atol=1e-4)
 
 
+def test_regress_out_per_group_without_the_reference_pool():
+    """Lines of the cohort simulation that lack the first pool level have pool
+    indicators summing to the intercept (rank-deficient design); their residuals
+    must still be the least-squares ones, with zero mean in the line."""
+    from sivae.datasets._cohort import cohort
+
+    adata = cohort(n_groups=16, cells_per_group=(400, 500), n_genes=100, module_size=12, seed=1)
+    out = pp.regress_out(adata, ["pool"], group_key="group", copy=True)
+    x, residuals = _dense(adata.X).astype(np.float64), _dense(out.X)
+    group, pool = adata.obs["group"].to_numpy(), adata.obs["pool"].astype(str).to_numpy()
+    first = adata.obs["pool"].cat.categories[0]
+    assert any(first not in set(pool[group == g]) for g in np.unique(group))
+    for g in np.unique(group):
+        rows = group == g
+        levels = np.unique(pool[rows])
+        design = (pool[rows][:, None] == levels[None, :]).astype(float)  # one-hot, no intercept
+        coef, *_ = np.linalg.lstsq(design, x[rows], rcond=None)
+        np.testing.assert_allclose(residuals[rows], x[rows] - design @ coef, atol=1e-4)
+        assert np.abs(residuals[rows].mean(0)).max() < 1e-4
+
+
 def test_downsample_preserves_proportions(counts_adata):
     out = pp.downsample(counts_adata, 100, stratify_key="cell_type", seed=1, copy=True)
     assert out.n_obs == 100

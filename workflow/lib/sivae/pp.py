@@ -502,7 +502,10 @@ def regress_out(
         covariates = block[varying].to_numpy(dtype=np.float64)
         if method == "numpy":
             regressors = np.column_stack([np.ones(rows.size), covariates])
-            projector = np.linalg.pinv(regressors)  # (k, n): OLS coefficients = P @ y
+            # (k, n): OLS coefficients = P @ y. A group without the first level of a
+            # categorical key has indicators that sum to the intercept; pinv's default
+            # cut-off (1e-15) keeps that ~1e-14 singular value and the residuals go wrong.
+            projector = np.linalg.pinv(regressors, rcond=1e-10)
             for start in range(0, x.shape[1], chunk_size):
                 y = x[rows, start : start + chunk_size].astype(np.float64)
                 y -= regressors @ (projector @ y)
