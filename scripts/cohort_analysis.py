@@ -1,8 +1,9 @@
 """Rule `cohort_analysis`: per-bin siVAE gene embeddings -> the Fig. 6 tables.
 
 Reads each bin's trained model output (``varm["sivae_loadings"]`` = gene
-embedding, ``var["sivae_degree_centrality"]``), the group phenotypes and mean
-expression per group from the preprocessed data, and the dataset's gene sets
+embedding, ``var["sivae_degree_centrality"]``), the group phenotypes and the mean
+expression per group from the preprocessed data (``varm["group_mean_expression"]``,
+taken before per-group regression), and the dataset's gene sets
 (local .gmt; an ``MT-`` prefix set is added automatically), then calls
 ``sivae.cohort.run_cohort_analysis``.
 
@@ -44,14 +45,23 @@ for path in snakemake.input.bins:
     owner[bin_name] = trained.uns.get("bin", {}).get("group", group)
 logger.info("%s: %d bins from %d groups", dataset, len(embeddings), len(set(owner.values())))
 
+if "group_mean_expression" in adata.varm:
+    # stored by the preprocess rule before per-group regression zeroed the group means
+    stored = adata.varm["group_mean_expression"]
+    mean_expression = pd.DataFrame(stored, index=adata.var_names).T
+else:
+    logger.info("%s: no stored group means; mean expression per group from X", dataset)
+    mean_expression = cohort.group_mean_expression(adata, entry["group_key"])
+
 tables = cohort.run_cohort_analysis(
     gene_embeddings=embeddings,
     centralities=centralities,
     bin_groups=pd.Series(owner, name="group"),
     phenotype=cohort.group_phenotype(adata, entry["group_key"], entry["phenotype_key"]),
-    mean_expression=cohort.group_mean_expression(adata, entry["group_key"]),
+    mean_expression=mean_expression,
     gene_sets=snakemake.input.gene_sets[0] if snakemake.input.gene_sets else None,
     top_fraction=settings["top_fraction"],
+    metric=settings["metric"],
     node_label=settings["node_label"],
     n_iter=settings["wl_iterations"],
     mt_prefix=settings["mt_prefix"],

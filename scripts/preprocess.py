@@ -5,6 +5,8 @@ log1p, S and G2/M cell-cycle scores (``cell_cycle``), regress_out of batch and
 cell-cycle keys (per group when the dataset has groups, as for NeurDiff and SEA-AD), selection of the most variable genes (union over groups
 when ``hvg.per_group``), stratified downsampling, stratified train/test split
 (``obs["split"]``), per-gene centring and scaling (``var["mean"]``, ``var["std"]``).
+With a ``group_key``, the log-normalised mean of each gene per group is kept in
+``varm["group_mean_expression"]`` (genes × groups) before any regression.
 """
 
 import sys
@@ -57,6 +59,13 @@ elif opts["log1p"]:
     import scanpy as sc
 
     sc.pp.log1p(adata)
+if group_key is not None:
+    # The cohort analysis' control (mean expression per group vs the phenotype) needs
+    # the log-normalised means: per-group regress_out below sets every group's mean to 0.
+    from sivae.cohort import group_mean_expression
+
+    adata.varm["group_mean_expression"] = group_mean_expression(adata, group_key).T
+    logger.info("%s: mean expression of each %s stored in varm", dataset, group_key)
 if opts["cell_cycle"]:
     # as the original NeurDiff script: each line scored on its own standardised data
     pp.score_cell_cycle(adata, group_key=group_key, standardize=True, seed=seed, dataset=dataset)

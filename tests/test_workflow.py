@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -80,7 +81,6 @@ def test_added_file_dataset_is_merged_and_planned(tmp_path):
     """A dataset in a second --configfile joins the default ones; `all` skips
     datasets without the keys an analysis needs, with a log line."""
     import anndata as ad
-    import numpy as np
 
     data = tmp_path / "mine.h5ad"
     ad.AnnData(np.ones((4, 3), dtype=np.float32)).write_h5ad(data)
@@ -152,6 +152,10 @@ def test_preprocess_and_bins_end_to_end(tmp_path):
     pre = ad.read_h5ad(tmp_path / "results/cohort/preprocessed.h5ad")
     assert {"mean", "std"} <= set(pre.var.columns) and "split" in pre.obs
     assert abs(float(pre.X.mean())) < 1e-4  # centred per gene
+    # group means kept from before the per-group regression (the cohort control)
+    means = pd.DataFrame(pre.varm["group_mean_expression"], index=pre.var_names)
+    assert sorted(means.columns) == sorted(pre.obs["group"].astype(str).unique())
+    assert np.isfinite(means.to_numpy()).all() and (means.std(axis=1) > 0).mean() > 0.9
     manifest = pd.read_csv(tmp_path / "results/cohort/bins.tsv", sep="\t")
     expected = pre.obs["group"].value_counts() // bin_size
     assert len(manifest) == expected.sum() > 0
@@ -174,7 +178,6 @@ def test_preprocess_scores_and_regresses_cell_cycle(tmp_path):
     """A user's file with a pool and cycling cells: ``cell_cycle: true`` scores S/G2M
     phase (the paper's NeurDiff/SEA-AD preprocessing) and regress_out removes it."""
     import anndata as ad
-    import numpy as np
     from sivae.pp import CELL_CYCLE_GENES
 
     rng = np.random.default_rng(0)
