@@ -81,6 +81,32 @@ def test_gene_network_keeps_the_closest_pairs():
         co.gene_network(emb, top_fraction=0)
 
 
+def test_gene_network_cosine_ignores_scale_and_skips_zero_genes():
+    rng = np.random.default_rng(5)
+    emb = rng.normal(size=(25, 4))
+    emb[7] = 0.0  # no direction: never linked
+    full = squareform(pdist(np.delete(emb, 7, axis=0), "cosine"))
+    keep = np.delete(np.arange(25), 7)
+    n_edges = round(0.04 * 25 * 24 / 2)
+    adj, dist = co.gene_network(emb, top_fraction=0.04, metric="cosine", return_distances=True)
+    dense = adj.toarray()
+    assert dense[7].sum() == 0 and (dense == dense.T).all()
+    pairs = sorted(combinations(range(24), 2), key=lambda ij: full[ij])[:n_edges]
+    assert {tuple(e) for e in np.argwhere(np.triu(dense))} == {(keep[i], keep[j]) for i, j in pairs}
+    np.testing.assert_allclose(
+        dist.toarray()[np.ix_(keep, keep)][dense[np.ix_(keep, keep)] > 0],
+        full[dense[np.ix_(keep, keep)] > 0],
+        atol=1e-12,
+    )
+    # genes moved along their own direction keep their cosine neighbours
+    rescaled = emb * rng.uniform(0.1, 10.0, size=(25, 1))
+    np.testing.assert_array_equal(
+        co.gene_network(rescaled, top_fraction=0.04, metric="cosine").toarray(), dense
+    )
+    with pytest.raises(ValueError, match="metric"):
+        co.gene_network(emb, metric="manhattan")
+
+
 def _wl_reference(adjacencies, labels, n_iter):
     """Plain WL subtree kernel: sum over h = 0..n_iter of label-histogram dot products."""
     current = [list(lab) for lab in labels]

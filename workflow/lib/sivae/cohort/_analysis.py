@@ -91,6 +91,7 @@ def run_cohort_analysis(
     edge_scope: str = "within",
     top_fraction: float = 0.01,
     threshold: float | None = None,
+    metric: str = "euclidean",
     node_label: str = "degree",
     n_iter: int = 5,
     n_components: int = 2,
@@ -127,8 +128,11 @@ def run_cohort_analysis(
         whose edges are tested.
     edge_scope
         ``"within"`` (edges inside the set) or ``"incident"`` (set and neighbours).
-    top_fraction, threshold
-        Network construction, see :func:`gene_network`.
+    top_fraction, threshold, metric
+        Network construction, see :func:`gene_network`. ``metric="euclidean"``
+        (default) is the paper's closest pairs; ``"cosine"`` is what made the
+        group embedding follow the phenotype with siVAE bins on the simulated
+        cohort (see ``tests/test_cohort_science.py``).
     node_label, n_iter
         WL kernel options, see :func:`wl_kernel`.
     n_components
@@ -187,7 +191,9 @@ def run_cohort_analysis(
 
     # 1-2. networks, kernel, group embedding
     networks = [
-        gene_network(gene_embeddings[b], top_fraction=top_fraction, threshold=threshold)
+        gene_network(
+            gene_embeddings[b], top_fraction=top_fraction, threshold=threshold, metric=metric
+        )
         for b in bins
     ]
     kernel = wl_kernel(networks, node_label=node_label, n_iter=n_iter, normalize=True)
