@@ -10,9 +10,23 @@ the minibatch is 4096 cells with bf16 autocast. Each stage runs ``epochs``
 epochs and the first is discarded as warm-up. Results are appended to
 ``benchmarks/results.md`` with machine, date and commit.
 
+Peer: when scvi-tools is importable (it is an optional dependency, not in the
+lock), scvi-tools' ``SCVI`` is timed on the same cells (the raw counts behind
+the log-counts siVAE sees), same minibatch, device and epochs, with
+``n_latent`` = K, ``n_layers`` = the number of siVAE encoder layers and
+``n_hidden`` = the widest of them, no dropout, NB likelihood. SCVI has one width
+for every hidden layer, so the architectures cannot match exactly: at the
+fetal-liver shape SCVI's layers are 1024/1024/1024 where siVAE's are
+1024/512/128, and SCVI's decoder has two gene-wide heads (scale and dropout
+logits); the table gives both models' matmul work per cell so the ratio can be
+read against it. Ratios are siVAE cells/s over SCVI cells/s, for siVAE's stage 1
+(the cell VAE, SCVI's counterpart) and stage 3 (joint, with the feature side).
+Without scvi-tools the peer is skipped with a line saying so.
+
 Usage::
 
     python benchmarks/train_throughput.py [--device auto|cpu|cuda] [--shapes fetal,large]
+        [--epochs 3] [--threads N] [--no-peer]
 """
 
 import argparse
@@ -21,6 +35,8 @@ import os
 import platform
 import subprocess
 import sys
+import time
+from itertools import pairwise
 
 import anndata as ad
 import numpy as np
@@ -40,19 +56,38 @@ SHAPES = {
 
 
 def synthetic(n_cells: int, n_genes: int, seed: int = 0) -> ad.AnnData:
+    """CSR ``X`` = log1p(counts) for siVAE, ``layers["counts"]`` (integers ≥ 2) for the peer."""
     rng = np.random.default_rng(seed)
     x = sp.random(n_cells, n_genes, density=0.1, format="csr", random_state=rng, dtype=np.float32)
-    x.data = np.log1p(rng.poisson(3.0, size=x.data.size).astype(np.float32) + 1)
-    return ad.AnnData(x)
+    x.data = rng.poisson(3.0, size=x.data.size).astype(np.float32) + 1
+    adata = ad.AnnData(np.log1p(x))
+    adata.layers["counts"] = x
+    return adata
 
 
-def run_shape(name: str, device: str, epochs: int) -> dict:
+def macs_per_cell(name: str) -> dict:
+    """Multiply–accumulates per cell of one forward pass of each cell-side network."""
+    shape = SHAPES[name]
+    f, k, hidden = shape["n_genes"], shape["n_latent"], shape["hidden"]
+    enc = [f, *hidden]
+    sivae_enc = sum(a * b for a, b in pairwise(enc)) + 2 * hidden[-1] * k
+    dec = [k, *reversed(hidden[1:]), hidden[0]]
+    sivae_dec = sum(a * b for a, b in pairwise(dec)) + hidden[0] * f
+    h, n = max(hidden), len(hidden)
+    scvi_enc = f * h + (n - 1) * h * h + 2 * h * k
+    scvi_dec = k * h + (n - 1) * h * h + 2 * h * f  # scale and dropout heads
+    return {"sivae": sivae_enc + sivae_dec, "scvi": scvi_enc + scvi_dec}
+
+
+def run_shape(name: str, device: str, epochs: int, peer: bool = True) -> dict:
     shape = SHAPES[name]
     cuda = device == "cuda"
     batch = 4096 if cuda else 128
     steps = 8 if cuda else (4 if name == "fetal" else 1)
     n_cells = max(batch * steps, shape["n_feature_input"] if name == "fetal" and cuda else 0)
     adata = synthetic(n_cells, shape["n_genes"])
+    out = {"shape": name, "device": device, "batch": batch, "n_cells": n_cells}
+    out["peer"] = run_scvi(adata, name, device, epochs, batch) if peer else None
     model = sivae.SIVAE(
         adata,
         n_latent=shape["n_latent"],
@@ -71,12 +106,65 @@ def run_shape(name: str, device: str, epochs: int) -> dict:
         progress_bar=False,
     )
     h = model.history
-    out = {"shape": name, "device": device, "batch": batch, "n_cells": n_cells}
     for stage in (1, 2, 3):
         timed = h[(h.stage == stage) & (h.epoch > 0)]  # epoch 0 is warm-up
         items = shape["n_genes"] if stage == 2 else n_cells
         out[f"stage{stage}"] = items * len(timed) / timed["time_s"].sum()
     return out
+
+
+def run_scvi(adata: ad.AnnData, name: str, device: str, epochs: int, batch: int):
+    """SCVI cells/s on ``adata.layers["counts"]`` (first epoch discarded), or a skip reason."""
+    try:
+        import scvi
+        from lightning.pytorch.callbacks import Callback
+    except ImportError:
+        return "scvi-tools not installed"
+    shape = SHAPES[name]
+
+    class EpochTimer(Callback):
+        def __init__(self) -> None:
+            self.times: list[float] = []
+
+        def on_train_epoch_start(self, trainer, module) -> None:
+            if device == "cuda":
+                torch.cuda.synchronize()
+            self.tic = time.perf_counter()
+
+        def on_train_epoch_end(self, trainer, module) -> None:
+            if device == "cuda":
+                torch.cuda.synchronize()
+            self.times.append(time.perf_counter() - self.tic)
+
+    threads = torch.get_num_threads()
+    scvi.settings.seed = 0
+    torch.set_num_threads(threads)  # the seed setter must not change the thread count
+    data = adata.copy()
+    scvi.model.SCVI.setup_anndata(data, layer="counts")
+    model = scvi.model.SCVI(
+        data,
+        n_latent=shape["n_latent"],
+        n_hidden=max(shape["hidden"]),
+        n_layers=len(shape["hidden"]),
+        dropout_rate=0.0,
+        gene_likelihood="nb",
+    )
+    timer = EpochTimer()
+    model.train(
+        max_epochs=epochs,
+        batch_size=batch,
+        train_size=1.0,
+        accelerator="gpu" if device == "cuda" else "cpu",
+        devices=1,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        logger=False,
+        enable_checkpointing=False,
+        callbacks=[timer],
+    )
+    torch.set_num_threads(threads)
+    timed = timer.times[1:]  # epoch 0 is warm-up
+    return {"version": scvi.__version__, "cells_per_s": data.n_obs * len(timed) / sum(timed)}
 
 
 def machine() -> str:
@@ -92,7 +180,13 @@ def commit() -> str:
         out = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
         )
-        return out.stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return out.stdout.strip() + ("+uncommitted" if dirty.stdout.strip() else "")
     except (OSError, subprocess.CalledProcessError):
         return "uncommitted"
 
@@ -103,6 +197,7 @@ def main(argv=None) -> int:
     parser.add_argument("--shapes", default="fetal,large")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per stage (first is warm-up)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--no-peer", action="store_true", help="do not time scvi-tools' SCVI")
     parser.add_argument("--results", default=os.path.join(os.path.dirname(__file__), "results.md"))
     args = parser.parse_args(argv)
     if args.threads:
@@ -110,13 +205,14 @@ def main(argv=None) -> int:
     device = (
         ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     )
-    rows = [run_shape(s, device, args.epochs) for s in args.shapes.split(",")]
-    try:
-        import scvi  # noqa: F401
-
-        peer = "scvi-tools installed; peer comparison not implemented in this script"
-    except ImportError:
+    rows = [run_shape(s, device, args.epochs, not args.no_peer) for s in args.shapes.split(",")]
+    peers = [r["peer"] for r in rows if isinstance(r["peer"], dict)]
+    if args.no_peer:
+        peer = "scvi-tools peer not run (--no-peer)"
+    elif not peers:
         peer = "scvi-tools not installed: peer comparison skipped"
+    else:
+        peer = f"peer: scvi-tools {peers[0]['version']} SCVI (see the second table)"
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     lines = [
         f"\n## {stamp} — {device} — commit {commit()}\n",
@@ -129,6 +225,26 @@ def main(argv=None) -> int:
             f"| {r['shape']} | {r['device']} | {r['batch']} | {r['n_cells']} | "
             f"{r['stage1']:.0f} | {r['stage2']:.0f} | {r['stage3']:.0f} |"
         )
+    if peers:
+        lines += [
+            "",
+            "| shape | SCVI n_layers × n_hidden | MACs/cell siVAE : SCVI | SCVI cells/s "
+            "| siVAE stage 1 / SCVI | siVAE stage 3 / SCVI |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in rows:
+            if not isinstance(r["peer"], dict):
+                continue
+            shape, macs, scvi_rate = (
+                SHAPES[r["shape"]],
+                macs_per_cell(r["shape"]),
+                r["peer"]["cells_per_s"],
+            )
+            lines.append(
+                f"| {r['shape']} | {len(shape['hidden'])} × {max(shape['hidden'])} | "
+                f"{macs['sivae'] / 1e6:.1f}M : {macs['scvi'] / 1e6:.1f}M | {scvi_rate:.0f} | "
+                f"{r['stage1'] / scvi_rate:.2f} | {r['stage3'] / scvi_rate:.2f} |"
+            )
     text = "\n".join(lines) + "\n"
     print(text)
     new = not os.path.exists(args.results)

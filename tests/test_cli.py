@@ -1,5 +1,6 @@
 """The ``sivae`` command end to end on tiny data."""
 
+import json
 import subprocess
 import sys
 
@@ -72,6 +73,10 @@ def test_train_writes_outputs(tmp_path, variant, extra, loadings):
     assert {"stage", "epoch", "total"} <= set(history.columns) and len(history) > 0
     assert (out / "model" / "model.safetensors").exists()
     assert (out / "history.png").exists()
+    # no --variance: per cell for Gaussian, one inverse dispersion per gene for NB
+    params = json.loads(next((out / "model").glob("*.json")).read_text())
+    found = params.get("params", params).get("variance")
+    assert found == ("gene" if variant == "vae-linear" else "cell")
 
 
 def test_errors_exit_2_with_one_line(tmp_path, capsys):

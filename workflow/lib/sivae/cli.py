@@ -59,7 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="override the variant's likelihood",
     )
-    t.add_argument("--variance", choices=("cell", "gene", "cell_gene"), default="cell")
+    t.add_argument(
+        "--variance",
+        choices=("cell", "gene", "cell_gene"),
+        default=None,
+        help="observation scale per cell, gene or both (default: per cell for Gaussian, "
+        "per gene for NB, as the original)",
+    )
     t.add_argument("--feature-input", choices=("subsample", "pca", "full"), default="subsample")
     t.add_argument(
         "--n-feature-input", type=int, default=None, help="C_red (default min(cells, 10000))"

@@ -145,6 +145,9 @@ class BaseModel:
             raise ValueError(f"gamma must be >= 0, got {p['gamma']}")
         if p["likelihood"] not in ("gaussian", "nb"):
             raise ValueError(f"likelihood must be 'gaussian' or 'nb', got {p['likelihood']!r}")
+        if p["variance"] is None:
+            # the original's Gaussian σ is per cell; its NB dispersion (like scVI's) per gene
+            p["variance"] = "gene" if p["likelihood"] == "nb" else "cell"
         if p["variance"] not in ("cell", "gene", "cell_gene"):
             raise ValueError(
                 f"variance must be 'cell', 'gene' or 'cell_gene', got {p['variance']!r}"
@@ -245,6 +248,11 @@ class BaseModel:
             Stage-3 epochs (default ``max_epochs``).
         lr
             Adam learning rate, decayed ×0.9 every 1000 steps.
+        feature_batch_size
+            Genes per stage-2 minibatch.
+        kl_warmup_steps
+            Steps over which β (the KL weight) rises linearly to 1, in every stage;
+            default ``min(1000, steps of the stage // 2)``.
         early_stopping
             Hold out ``validation_fraction`` of cells and stop a cell stage once its
             validation loss has not improved for ``patience`` epochs (best weights restored).

@@ -36,8 +36,10 @@ class SIVAE(BaseModel):
     likelihood
         ``"gaussian"`` (scaled expression) or ``"nb"`` (counts).
     variance
-        Observation scale per ``"cell"`` (default, as the original), ``"gene"`` or
-        ``"cell_gene"``; for NB it is the inverse dispersion.
+        Observation scale per ``"cell"``, ``"gene"`` or ``"cell_gene"``; for NB it is
+        the inverse dispersion. Default ``None``: as the original code, one σ per cell
+        for ``"gaussian"`` (``"cell"``) and one inverse dispersion per gene for ``"nb"``
+        (``"gene"``, also scVI's and LDVAE's default).
     feature_input
         Feature-encoder input: ``"subsample"`` of ``n_feature_input`` cells
         (stratified by ``labels_key``), ``"pca"`` (first ``n_feature_input`` PCs of
@@ -61,7 +63,7 @@ class SIVAE(BaseModel):
         y_dim: int | None = None,
         linear: bool = False,
         likelihood: str = "gaussian",
-        variance: str = "cell",
+        variance: str | None = None,
         feature_input: str = "subsample",
         n_feature_input: int | None = None,
         l2: float = 1e-3,

@@ -13,7 +13,10 @@ class VAE(BaseModel):
 
     ``linear_decoder=True`` with ``likelihood="nb"`` on raw counts is the
     LDVAE-like "VAE (linear)" baseline of the paper: the decoder is a single
-    linear layer, whose weights are returned by :meth:`get_loadings`.
+    linear layer (plus a per-gene bias), whose weights are returned by
+    :meth:`get_loadings`, and the NB inverse dispersion is one per gene, as in
+    LDVAE. Unlike scVI's LDVAE it has no batch norm or dropout and uses the
+    observed library size.
 
     Parameters
     ----------
@@ -39,7 +42,7 @@ class VAE(BaseModel):
         likelihood: str = "gaussian",
         hidden: Sequence[int] = (1024, 512, 128),
         y_dim: int | None = None,
-        variance: str = "cell",
+        variance: str | None = None,
         l2: float = 1e-3,
         seed: int = 0,
     ) -> None:
