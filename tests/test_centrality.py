@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 from sivae import networks as nw
+from sivae.networks._batched_mlp import variance_explained
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -72,3 +73,22 @@ def test_true_degree_centrality_rejects_bad_input():
         nw.true_degree_centrality(X, hidden=(4,), epochs=1)
     with pytest.raises(ValueError, match="genes must be indices"):
         nw.true_degree_centrality(X[:, :6], hidden=(4,), epochs=1, genes=[9])
+
+
+def test_true_degree_centrality_skips_targets_constant_on_the_held_out_cells():
+    # A gene expressed only in a few training cells is constant on the held-out cells; after
+    # standardising with the training statistics its float32 values keep a rounding-level
+    # variance, which used to turn the centrality of every query into about -1e9.
+    X = star_data(n_cells=500)
+    order = np.random.default_rng(0).permutation(len(X))
+    train = np.sort(order[100:])
+    X[:, 6] = -0.133
+    X[train[:5], 6] = 5.0
+    explained = variance_explained(
+        np.array([[-0.13300001], [-0.133], [-0.13299999]], dtype=np.float32)[None],
+        np.array([[0.1], [0.0], [-0.1]], dtype=np.float32)[None],
+    )
+    assert np.isnan(explained).all()
+    got = nw.true_degree_centrality(X, hidden=(8,), epochs=5, seed=0, device="cpu")
+    assert np.isfinite(got).all() and got.abs().max() < 1
+    assert got.idxmax() == 0

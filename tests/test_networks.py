@@ -268,3 +268,25 @@ def test_gcn_methods_recover_hub_network_edges(hub, method):
     )
     assert auroc >= 0.9
     assert rho > 0
+
+
+def test_hub_network_with_communities_of_unequal_size():
+    """``community_size`` per community gives hubs of different degree (issue #4)."""
+    from sivae.datasets import hub_network
+    from sivae.datasets._simulate import hub_and_spoke_adjacency
+
+    adata = hub_network(n_communities=3, community_size=[3, 6, 11], n_isolated=4, n_cells=50)
+    degree = adata.var["degree"].to_numpy()
+    hubs = np.flatnonzero(adata.var["is_hub"].to_numpy())
+    np.testing.assert_array_equal(hubs, [0, 3, 9])
+    np.testing.assert_array_equal(degree[hubs], [2, 5, 10])
+    assert (degree[adata.var["community"].to_numpy() < 0] == 0).all()
+    assert degree.sum() == 2 * (2 + 5 + 10) and adata.n_vars == 24
+    assert adata.uns["hub_network"]["community_size"] == [3, 6, 11]
+    # one size for all keeps the paper's layout
+    same, _, _ = hub_and_spoke_adjacency(2, [5, 5], 1)
+    np.testing.assert_array_equal(same, hub_and_spoke_adjacency(2, 5, 1)[0])
+    with pytest.raises(ValueError, match="2 community sizes given for n_communities=3"):
+        hub_network(n_communities=3, community_size=[5, 5], n_cells=10)
+    with pytest.raises(ValueError, match="community_size must be >= 2"):
+        hub_network(n_communities=2, community_size=[5, 1], n_cells=10)

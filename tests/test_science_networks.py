@@ -24,7 +24,56 @@ So siVAE is as good as the best GCN method on this easy Gaussian tree-structured
 and better than GRNBoost2 (10 trees) at separating spokes from isolated genes; it is
 not strictly better than CLR/ARACNE/MRNET, which are already perfect here. At K=2 it is
 worse (0.842): the capacity of a 2-D embedding is too small to keep every hub. The
-paper's advantage (Fig. 5a) is measured on the fetal liver atlas, not on this simulation.
+paper's advantage (Fig. 5a) is measured on the fetal liver atlas (tested on real data in
+test_science_centrality.py).
+
+A harder network, where the GCN methods leave the ceiling
+----------------------------------------------------------
+Same graph, but as many cells as genes (300) and rho 0.3 (hub-spoke correlation
+0.27-0.32 instead of 0.6), with each gene standardised as the paper's preprocessing does
+(``scale``; the rank-based GCN methods do not see it). Hubs stay easy for everyone; what
+separates the methods is telling weakly linked spokes from isolated genes. Measured
+(K=8, 615 steps per stage; siVAE over model seeds 0/1/2 on data seed 0, and model seed 0
+on data seeds 1/2):
+
+==============  ==========================  ==========================
+method          Spearman with degree        spoke>isolated AUROC
+==============  ==========================  ==========================
+siVAE (K=8)     0.659 0.630 0.640 / 0.661   0.990 0.966 0.974 / 0.991
+                0.650                       0.982
+MRNET           0.615 / 0.589 0.600         0.952 / 0.931 0.940
+CLR             0.434 / 0.432 0.460         0.802 / 0.800 0.823
+ARACNE          0.282 / 0.248 0.217         0.675 / 0.646 0.620
+GRNBoost2 (10)  0.219 / 0.191 0.155         0.623 / 0.603 0.572
+==============  ==========================  ==========================
+
+Hub>spoke AUROC is 1.000 for all but GRNBoost2 (0.989 / 0.953 0.963). At this length
+siVAE is ahead of every method in every run, by at least 0.014 over MRNET (both
+statistics) and 0.15 over the others. That lead over MRNET is not robust, though: it
+depends on the training length (data seed 0, model seeds 0/1/2):
+
+=====================  =====================  =====================  ===============
+steps per stage        Spearman               spoke>isolated         hub>spoke
+=====================  =====================  =====================  ===============
+480                    0.584 0.660 0.617      0.934 0.991 0.956      0.913 1.0 0.992
+615 (this test)        0.659 0.630 0.640      0.990 0.966 0.974      1.0 1.0 1.0
+1023                   0.582 0.494            0.925 0.852            1.0 1.0
+MRNET                  0.615                  0.952                  1.0
+=====================  =====================  =====================  ===============
+
+Short runs may not keep every hub yet; long ones overfit 300 cells (the centrality is the
+error on the training cells, so memorised isolated genes look connected). siVAE beats
+MRNET in 5 of these 8 runs, so that is printed, not asserted; what held in every run is
+the lead over CLR, ARACNE and GRNBoost2 (Spearman >= 0.06, spoke>isolated >= 0.05 over
+CLR). Early stopping does not pick the length: with 10 % of cells held out it stops at
+54-75 steps, during the KL warm-up (Spearman 0.18-0.27).
+
+Without standardising, siVAE's error carries each gene's sample variance (±8 % at 300
+cells): model seed 0, 615 steps gives Spearman 0.529, spoke>isolated 0.881. With unequal
+communities (sizes 10/20/40/80/100, same n and rho, 615 steps) siVAE is ahead on
+spoke>isolated (0.955 0.948 0.974 vs MRNET 0.928, CLR 0.788) but loses hubs of small
+communities in 2 of 3 seeds (hub>spoke 0.670 1.000 0.817 vs 0.999); at rho 0.2 and 1000
+cells (unscaled) it lost hubs too (hub>spoke 0.737). Those cases are not tested.
 """
 
 from __future__ import annotations
@@ -116,3 +165,38 @@ def test_sivae_centrality_as_good_as_gcn_methods(hub_model):
     for method, theirs in scores.items():
         for key in ("spearman", "hub_vs_spoke", "spoke_vs_isolated"):
             assert ours[key] >= theirs[key] - 1e-9, (method, key, ours[key], theirs[key])
+
+
+@pytest.mark.slow
+def test_sivae_centrality_beats_clr_aracne_grnboost2_on_weak_hub_network():
+    """As many cells as genes and rho 0.3: siVAE ranks by degree better than CLR, ARACNE
+    and GRNBoost2; its lead over MRNET is printed (it depends on the training length)."""
+    torch.set_num_threads(1)
+    adata = sivae.datasets.hub_network(n_cells=300, rho=0.3, seed=0)
+    X = np.asarray(adata.X)
+    adata.X = ((X - X.mean(axis=0)) / X.std(axis=0)).astype(np.float32)
+    model = sivae.SIVAE(adata, n_latent=8, hidden=HIDDEN, seed=0)
+    model.train(max_epochs=205, progress_bar=False, device="cpu")  # 615 steps per stage
+    scores = {"sivae": _ranking_scores(model.get_degree_centrality().to_numpy(), adata)}
+    for method in ("clr", "aracne", "mrnet"):
+        weights = infer_network(X, method)
+        scores[method] = _ranking_scores(gcn_degree_centrality(weights).to_numpy(), adata)
+    weights = infer_network(X, "grnboost2", n_jobs=2, n_estimators=10)
+    scores["grnboost2"] = _ranking_scores(gcn_degree_centrality(weights).to_numpy(), adata)
+    for name, s in scores.items():
+        print(
+            f"{name:10s} spearman={s['spearman']:.3f} hub>spoke AUROC={s['hub_vs_spoke']:.3f} "
+            f"spoke>isolated AUROC={s['spoke_vs_isolated']:.3f}"
+        )
+
+    ours = scores.pop("sivae")
+    print(
+        "siVAE minus MRNET (not asserted, see docstring):",
+        {key: round(ours[key] - scores["mrnet"][key], 3) for key in ours},
+    )
+    assert ours["hub_vs_spoke"] >= 0.98  # 1.000 in all five runs at this length
+    for method in ("clr", "aracne", "grnboost2"):
+        theirs = scores[method]
+        # smallest measured margins, over CLR at any length: 0.06 and 0.05 (docstring)
+        assert ours["spearman"] > theirs["spearman"] + 0.03, (method, ours, theirs)
+        assert ours["spoke_vs_isolated"] > theirs["spoke_vs_isolated"] + 0.02, (method, ours)

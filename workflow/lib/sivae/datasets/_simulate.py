@@ -10,6 +10,7 @@ drawn from the resulting multivariate Gaussian.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import anndata as ad
 import numpy as np
@@ -29,38 +30,64 @@ __all__ = [
 
 
 def hub_and_spoke_adjacency(
-    n_communities: int = 5, community_size: int = 50, n_isolated: int = 50
+    n_communities: int = 5, community_size: int | Sequence[int] = 50, n_isolated: int = 50
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Adjacency of communities whose first gene (the hub) links to all others.
+
+    Parameters
+    ----------
+    n_communities
+        Number of communities.
+    community_size
+        Genes per community (hub included): one int for all, or one int per
+        community (``n_communities`` of them) for hubs of different degrees.
+    n_isolated
+        Genes without edges, placed after the communities.
 
     Returns
     -------
     adjacency
         ``(p, p)`` int8 0/1 symmetric matrix, zero diagonal,
-        ``p = n_communities * community_size + n_isolated``.
+        ``p = sum of community sizes + n_isolated``.
     community
         ``(p,)`` int community index, ``-1`` for isolated genes.
     is_hub
         ``(p,)`` bool, ``True`` for the first gene of each community.
     """
-    if n_communities < 0 or n_isolated < 0:
+    sizes = _community_sizes(n_communities, community_size)
+    if n_isolated < 0:
         raise ValueError("hub_network: n_communities and n_isolated must be >= 0")
-    if n_communities > 0 and community_size < 2:
-        raise ValueError("hub_network: community_size must be >= 2 (a hub and one spoke)")
-    p = n_communities * community_size + n_isolated
+    p = int(sizes.sum()) + n_isolated
     if p == 0:
         raise ValueError("hub_network: the network has no genes")
     adjacency = np.zeros((p, p), dtype=np.int8)
     community = np.full(p, -1, dtype=np.int64)
     is_hub = np.zeros(p, dtype=bool)
-    for c in range(n_communities):
-        start = c * community_size
-        members = np.arange(start, start + community_size)
+    starts = np.cumsum(sizes) - sizes
+    for c, (start, size) in enumerate(zip(starts, sizes, strict=True)):
+        members = np.arange(start, start + size)
         community[members] = c
         is_hub[start] = True
         adjacency[start, members[1:]] = 1
         adjacency[members[1:], start] = 1
     return adjacency, community, is_hub
+
+
+def _community_sizes(n_communities: int, community_size: int | Sequence[int]) -> np.ndarray:
+    """``(n_communities,)`` int sizes from one size or a list of them, validated."""
+    if n_communities < 0:
+        raise ValueError("hub_network: n_communities and n_isolated must be >= 0")
+    if np.ndim(community_size) == 0:
+        sizes = np.full(n_communities, int(community_size), dtype=np.int64)
+    else:
+        sizes = np.asarray(community_size, dtype=np.int64).ravel()
+        if sizes.size != n_communities:
+            raise ValueError(
+                f"hub_network: {sizes.size} community sizes given for n_communities={n_communities}"
+            )
+    if n_communities > 0 and sizes.min() < 2:
+        raise ValueError("hub_network: community_size must be >= 2 (a hub and one spoke)")
+    return sizes
 
 
 def random_wishart(p: int, rho: float, rng: np.random.Generator, df: int | None = None):
@@ -198,7 +225,7 @@ def graph_to_covariance(
 
 def hub_network(
     n_communities: int = 5,
-    community_size: int = 50,
+    community_size: int | Sequence[int] = 50,
     n_isolated: int = 50,
     rho: float = 0.6,
     n_cells: int = 5000,
@@ -217,6 +244,8 @@ def hub_network(
     ----------
     n_communities, community_size, n_isolated
         Network layout (defaults: the paper's 5 × 50 + 50 = 300 genes).
+        ``community_size`` may list one size per community (hub degree = size - 1),
+        e.g. ``(10, 20, 40, 80, 100)`` for hubs of unequal degree.
     rho
         Mean marginal correlation of the Wishart draw (paper: 0.6).
     n_cells
@@ -259,7 +288,11 @@ def hub_network(
     adata.varp["correlation"] = corr
     adata.uns["hub_network"] = {
         "n_communities": n_communities,
-        "community_size": community_size,
+        "community_size": (
+            int(community_size)
+            if np.ndim(community_size) == 0
+            else [int(c) for c in np.ravel(community_size)]
+        ),
         "n_isolated": n_isolated,
         "rho": rho,
         "n_cells": n_cells,
