@@ -202,3 +202,22 @@ def test_history_has_every_term_and_plots(tmp_path):
     fig = sivae.model.plot_history(h, tmp_path / "history.png")
     assert (tmp_path / "history.png").stat().st_size > 1000
     assert fig.axes[0].get_xlabel() == "training step"
+
+
+def test_early_stopping_waits_for_the_end_of_kl_warmup(monkeypatch):
+    """A validation loss that only rises stops training after ``patience`` epochs, but
+    never while β < 1 (issue #4 saw stops at 54-75 steps, inside the warm-up)."""
+    monkeypatch.setattr(Trainer, "validation_loss", lambda self: float(self.step))
+    adata = tiny()
+    n_train = adata.n_obs - int(round(0.1 * adata.n_obs))
+    steps_per_epoch = -(-n_train // SCHEDULE["batch_size"])
+    model = sivae.SIVAE(adata, **TINY).train(
+        **{**SCHEDULE, "max_epochs": 20},
+        early_stopping=True,
+        patience=1,
+        kl_warmup_steps=6 * steps_per_epoch,
+    )
+    for stage in (1, 3):
+        epochs = model.history.loc[model.history["stage"] == stage, "epoch"]
+        # warm-up ends in epoch 5; the first judged epoch is the best, the next stops
+        assert epochs.max() == 6

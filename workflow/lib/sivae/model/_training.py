@@ -347,7 +347,10 @@ class Trainer:
                 row["validation_total"] = np.nan
                 if cfg.early_stopping and stage != 2:
                     row["validation_total"] = self.validation_loss()
-                    stop = self._early_stop(row["validation_total"])
+                    # while the KL weight still rises the models of successive epochs
+                    # optimise different objectives: judge convergence after warm-up
+                    if self.beta() >= 1.0:
+                        stop = self._early_stop(row["validation_total"])
                     if stop:
                         logger.info("stage %d: early stop after epoch %d", stage, self.epoch)
                 self.history.append(row)
