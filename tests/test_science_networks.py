@@ -112,6 +112,23 @@ def _ranking_scores(centrality: np.ndarray, adata) -> dict[str, float]:
 HIDDEN = (128, 64, 32)
 
 
+def _scores_by_method(model, adata, X: np.ndarray) -> dict[str, dict[str, float]]:
+    """Ranking scores of siVAE's centrality and of each GCN method's on ``X``, printed."""
+    scores = {"sivae": _ranking_scores(model.get_degree_centrality().to_numpy(), adata)}
+    for method in ("clr", "aracne", "mrnet"):
+        weights = infer_network(X, method)
+        scores[method] = _ranking_scores(gcn_degree_centrality(weights).to_numpy(), adata)
+    # arboreto's settings but 10 trees per target: 5000 would take hours on 2 cores
+    weights = infer_network(X, "grnboost2", n_jobs=2, n_estimators=10)
+    scores["grnboost2"] = _ranking_scores(gcn_degree_centrality(weights).to_numpy(), adata)
+    for name, s in scores.items():
+        print(
+            f"{name:10s} spearman={s['spearman']:.3f} hub>spoke AUROC={s['hub_vs_spoke']:.3f} "
+            f"spoke>isolated AUROC={s['spoke_vs_isolated']:.3f}"
+        )
+    return scores
+
+
 @pytest.fixture(scope="module")
 def hub_model():
     torch.set_num_threads(1)
@@ -146,19 +163,7 @@ def test_hub_network_loadings_and_centrality(hub_model):
 @pytest.mark.slow
 def test_sivae_centrality_as_good_as_gcn_methods(hub_model):
     adata, model = hub_model
-    X = np.asarray(adata.X)
-    scores = {"sivae": _ranking_scores(model.get_degree_centrality().to_numpy(), adata)}
-    for method in ("clr", "aracne", "mrnet"):
-        weights = infer_network(X, method)
-        scores[method] = _ranking_scores(gcn_degree_centrality(weights).to_numpy(), adata)
-    # arboreto's settings but 10 trees per target: 5000 would take hours on 2 cores
-    weights = infer_network(X, "grnboost2", n_jobs=2, n_estimators=10)
-    scores["grnboost2"] = _ranking_scores(gcn_degree_centrality(weights).to_numpy(), adata)
-    for name, s in scores.items():
-        print(
-            f"{name:10s} spearman={s['spearman']:.3f} hub>spoke AUROC={s['hub_vs_spoke']:.3f} "
-            f"spoke>isolated AUROC={s['spoke_vs_isolated']:.3f}"
-        )
+    scores = _scores_by_method(model, adata, np.asarray(adata.X))
 
     ours = scores.pop("sivae")
     assert ours["spearman"] >= 0.6  # tie ceiling 0.671
@@ -177,17 +182,7 @@ def test_sivae_centrality_beats_clr_aracne_grnboost2_on_weak_hub_network():
     adata.X = ((X - X.mean(axis=0)) / X.std(axis=0)).astype(np.float32)
     model = sivae.SIVAE(adata, n_latent=8, hidden=HIDDEN, seed=0)
     model.train(max_epochs=205, progress_bar=False, device="cpu")  # 615 steps per stage
-    scores = {"sivae": _ranking_scores(model.get_degree_centrality().to_numpy(), adata)}
-    for method in ("clr", "aracne", "mrnet"):
-        weights = infer_network(X, method)
-        scores[method] = _ranking_scores(gcn_degree_centrality(weights).to_numpy(), adata)
-    weights = infer_network(X, "grnboost2", n_jobs=2, n_estimators=10)
-    scores["grnboost2"] = _ranking_scores(gcn_degree_centrality(weights).to_numpy(), adata)
-    for name, s in scores.items():
-        print(
-            f"{name:10s} spearman={s['spearman']:.3f} hub>spoke AUROC={s['hub_vs_spoke']:.3f} "
-            f"spoke>isolated AUROC={s['spoke_vs_isolated']:.3f}"
-        )
+    scores = _scores_by_method(model, adata, X)
 
     ours = scores.pop("sivae")
     print(
