@@ -38,9 +38,7 @@ Usage::
 import argparse
 import datetime
 import os
-import platform
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -52,6 +50,7 @@ import numpy as np
 import pandas as pd
 import sivae
 import torch
+from _stamp import commit, machine
 from sivae.model._compile import resolve_backend
 from sivae.model._module import PresampledNoise, SIVAEModule
 
@@ -349,21 +348,6 @@ def full_run(shape: dict, device: torch.device, path: str, compile: bool) -> dic
 
 
 # --------------------------------------------------------------------- report
-def machine() -> str:
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    cpu = platform.processor() or platform.machine()
-    return f"{cpu}, {os.cpu_count()} CPUs, {gpu}, torch {torch.__version__}"
-
-
-def commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        )
-        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True)
-        return out.stdout.strip() + ("+uncommitted" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def step_table(rows: list[dict]) -> list[str]:

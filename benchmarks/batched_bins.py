@@ -24,8 +24,6 @@ Usage::
 import argparse
 import datetime
 import os
-import platform
-import subprocess
 import sys
 import time
 
@@ -33,6 +31,7 @@ import anndata as ad
 import numpy as np
 import sivae
 import torch
+from _stamp import commit, machine
 from sivae.model import train_bins
 
 CPU_SHAPE = {"bins": 8, "cells": 300, "genes": 200, "latent": 8, "epochs": 2}
@@ -57,23 +56,6 @@ def one_at_a_time(bins, n_latent, seeds, device, schedule):
         model.train(device=device, progress_bar=False, **schedule)
         results.append((model.get_loadings(), model.history))
     return results
-
-
-def machine() -> str:
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    cpu = platform.processor() or platform.machine()
-    return f"{cpu}, {os.cpu_count()} CPUs, {gpu}, torch {torch.__version__}"
-
-
-def commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        )
-        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True)
-        return out.stdout.strip() + ("+uncommitted" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def sync(device: str) -> None:

@@ -15,11 +15,11 @@ import argparse
 import datetime
 import os
 import platform
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
+from _stamp import commit
 from sivae import networks as nw
 
 RESULTS = Path(__file__).with_name("results.md")
@@ -31,20 +31,6 @@ def simulated_expression(n_cells: int, n_genes: int, seed: int) -> np.ndarray:
     factors = rng.standard_normal((n_cells, 20))
     loadings = rng.standard_normal((20, n_genes)) * (rng.random((20, n_genes)) < 0.1)
     return factors @ loadings + rng.standard_normal((n_cells, n_genes))
-
-
-def commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=Path(__file__).parent,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main() -> None:

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import sivae
 import torch
+from _stamp import commit, machine
 from sivae.metrics import knn_accuracy
-from train_throughput import commit, machine
 
 VARIANTS = {  # name: (class, fit the counts layer, options), as tests/test_model_science.py
     "siVAE": (sivae.SIVAE, False, {}),

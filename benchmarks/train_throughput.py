@@ -32,8 +32,6 @@ Usage::
 import argparse
 import datetime
 import os
-import platform
-import subprocess
 import sys
 import time
 from itertools import pairwise
@@ -43,6 +41,7 @@ import numpy as np
 import scipy.sparse as sp
 import sivae
 import torch
+from _stamp import commit, machine
 
 SHAPES = {
     "fetal": {"n_genes": 2000, "hidden": (1024, 512, 128), "n_latent": 2, "n_feature_input": 10000},
@@ -165,30 +164,6 @@ def run_scvi(adata: ad.AnnData, name: str, device: str, epochs: int, batch: int)
     torch.set_num_threads(threads)
     timed = timer.times[1:]  # epoch 0 is warm-up
     return {"version": scvi.__version__, "cells_per_s": data.n_obs * len(timed) / sum(timed)}
-
-
-def machine() -> str:
-    if torch.cuda.is_available():
-        gpu = torch.cuda.get_device_name(0)
-    else:
-        gpu = "no GPU"
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {gpu}, torch {torch.__version__}"
-
-
-def commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return out.stdout.strip() + ("+uncommitted" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "uncommitted"
 
 
 def main(argv=None) -> int:

@@ -1,0 +1,40 @@
+"""Machine and commit stamps for the tables the benchmarks append to results.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).parent
+
+
+def machine() -> str:
+    """CPU, core count, GPU and torch version, e.g. ``x86_64, 2 CPUs, no GPU, torch 2.13.0``."""
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    cpu = platform.processor() or platform.machine()
+    return f"{cpu}, {os.cpu_count()} CPUs, {gpu}, torch {torch.__version__}"
+
+
+def commit() -> str:
+    """Short commit of the checkout, ``+uncommitted`` when tracked files differ from it."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=HERE,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=HERE,
+            capture_output=True,
+            text=True,
+        )
+        return out.stdout.strip() + ("+uncommitted" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
