@@ -2,9 +2,10 @@
 
 Order (paper Methods, Data availability): QC filters, total-count normalisation and
 log1p, S and G2/M cell-cycle scores (``cell_cycle``), regress_out of batch and
-cell-cycle keys (per group when the dataset has groups, as for NeurDiff and SEA-AD), selection of the most variable genes (union over groups
-when ``hvg.per_group``), stratified downsampling, stratified train/test split
-(``obs["split"]``), per-gene centring and scaling (``var["mean"]``, ``var["std"]``).
+cell-cycle keys (per group when the dataset has groups, as for NeurDiff and SEA-AD),
+selection of the most variable genes (union over groups when ``hvg.per_group``),
+stratified downsampling, stratified train/test split (``obs["split"]``), per-gene
+centring and scaling (``var["mean"]``, ``var["std"]``).
 With a ``group_key``, the log-normalised mean of each gene per group is kept in
 ``varm["group_mean_expression"]`` (genes × groups) before any regression.
 """

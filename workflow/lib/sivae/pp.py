@@ -411,12 +411,8 @@ def score_cell_cycle(
     )
     if group_key is not None:
         check_adata(adata, dataset=dataset, keys=[group_key])
-        groups = adata.obs[group_key].astype("category")
-        row_sets = [np.flatnonzero((groups == g).to_numpy()) for g in groups.cat.categories]
-    else:
-        row_sets = [np.arange(adata.n_obs)]
     scores = pd.DataFrame(index=adata.obs_names, columns=["S_score", "G2M_score", "phase"])
-    for rows in row_sets:
+    for _, rows in _group_rows(adata, group_key):
         if rows.size == 0:
             continue
         part = ad.AnnData(X=adata.X[rows], var=pd.DataFrame(index=adata.var_names))
@@ -482,12 +478,7 @@ def regress_out(
     if sp.issparse(adata.X):
         logger.info("%s: regress_out densifies X (%d × %d)", dataset, adata.n_obs, adata.n_vars)
     x = _dense_float32(adata.X)
-    if group_key is None:
-        row_sets = [("all cells", np.arange(adata.n_obs))]
-    else:
-        groups = adata.obs[group_key].astype("category")
-        row_sets = [(g, np.flatnonzero((groups == g).to_numpy())) for g in groups.cat.categories]
-    for name, rows in row_sets:
+    for name, rows in _group_rows(adata, group_key):
         if rows.size == 0:
             continue
         block = design.iloc[rows]
@@ -504,7 +495,7 @@ def regress_out(
             regressors = np.column_stack([np.ones(rows.size), covariates])
             # (k, n): OLS coefficients = P @ y. A group without the first level of a
             # categorical key has indicators that sum to the intercept; pinv's default
-            # cut-off (1e-15) keeps that ~1e-14 singular value and the residuals go wrong.
+            # cut-off can keep that ~1e-14 singular value, and the residuals go wrong.
             projector = np.linalg.pinv(regressors, rcond=1e-10)
             for start in range(0, x.shape[1], chunk_size):
                 y = x[rows, start : start + chunk_size].astype(np.float64)
@@ -522,6 +513,14 @@ def regress_out(
     adata.X = x
     adata.uns["regress_out"] = {"keys": keys, "group_key": group_key}
     return adata
+
+
+def _group_rows(adata: ad.AnnData, group_key: str | None) -> list[tuple[str, np.ndarray]]:
+    """``(group, row indices)`` per category of ``obs[group_key]``; all cells when ``None``."""
+    if group_key is None:
+        return [("all cells", np.arange(adata.n_obs))]
+    groups = adata.obs[group_key].astype("category")
+    return [(g, np.flatnonzero((groups == g).to_numpy())) for g in groups.cat.categories]
 
 
 def _dense_float32(x) -> np.ndarray:
