@@ -20,7 +20,13 @@ def machine() -> str:
 
 
 def commit() -> str:
-    """Short commit of the checkout, ``+uncommitted`` when tracked files differ from it."""
+    """Short commit of the checkout, ``+uncommitted`` when tracked files differ from it.
+
+    A copy without ``.git`` (e.g. a working tree shipped to a GPU machine) takes it
+    from the environment variable ``SIVAE_COMMIT``.
+    """
+    if os.environ.get("SIVAE_COMMIT"):
+        return os.environ["SIVAE_COMMIT"]
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],

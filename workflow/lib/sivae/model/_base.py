@@ -199,7 +199,9 @@ class BaseModel:
     @staticmethod
     def _library_stats(cells: CellMatrix) -> dict:
         """Mean/std of log library size (prior of eq. 14) and the mean library size."""
-        sizes = np.concatenate([block.sum(axis=1) for _, block in cells.chunks()])
+        sizes = np.concatenate(
+            [np.asarray(b.sum(axis=1)).ravel() for _, b in cells.chunks(keep_sparse=True)]
+        )
         log_sizes = np.log(np.maximum(sizes, 1.0))
         return {
             "log_mean": float(log_sizes.mean()),
@@ -230,6 +232,7 @@ class BaseModel:
         progress_bar: bool = True,
         precision: str = "auto",
         compile: bool | str = False,
+        cells_on_device: bool | str = "auto",
     ) -> "BaseModel":
         """Run the three-stage schedule (stage 1 only for a VAE).
 
@@ -265,6 +268,11 @@ class BaseModel:
             ``torch.compile`` the loss (forward and backward): ``True`` picks the
             ``"inductor"`` backend on CUDA and ``"aot_eager"`` on CPU; a string names
             the backend. Same results as eager up to float rounding (see ``_compile``).
+        cells_on_device
+            Hold the whole matrix on the training device (CSR stays CSR) so that
+            minibatches are gathered there instead of read and copied from the
+            host each step. ``"auto"``: on CUDA when it fits in half the free GPU
+            memory, never on the CPU. Same results either way.
 
         Returns
         -------
@@ -300,6 +308,7 @@ class BaseModel:
             progress_bar=progress_bar,
             precision=precision,
             compile=compile,
+            cells_on_device=cells_on_device,
             seed=self.params["seed"],
             stages=(1, 2, 3) if self._feature_side else (1,),
         )

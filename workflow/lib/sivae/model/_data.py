@@ -3,7 +3,12 @@
 The full matrix is never densified. Rows are read per minibatch (sorted, as
 h5py needs), moved to the device as they are (dense or CSR) and densified,
 log-transformed (NB models) and standardised there. Per-gene statistics and the
-feature-side input ``X[:, f]`` (``C_red`` columns) are computed in row chunks.
+feature-side input ``X[:, f]`` (``C_red`` columns) are computed in row chunks
+(sparse chunks stay sparse).
+
+On a GPU with room for it, :class:`DeviceMatrix` holds the whole matrix on the
+device (CSR stays CSR) and a minibatch is a gather there: reading random rows
+of a backed ``.h5ad`` from the host costs far more than a training step.
 """
 
 import logging
@@ -54,12 +59,37 @@ class CellMatrix:
         inverse[order] = np.arange(order.size)
         return block[inverse]
 
-    def chunks(self, chunk_rows: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield ``(start, dense float64 block)`` over consecutive row blocks."""
+    @property
+    def is_sparse(self) -> bool:
+        return sp.issparse(self.matrix) or hasattr(self.matrix, "format")  # anndata backed CSR
+
+    def nnz(self) -> int:
+        """Stored entries: non-zeros of a sparse matrix, all cells × genes of a dense one."""
+        if not self.is_sparse:
+            return self.shape[0] * self.shape[1]
+        if sp.issparse(self.matrix):
+            return int(self.matrix.nnz)
+        return int(self.matrix.group["indptr"][-1])  # backed: no need to read the data
+
+    def chunks(
+        self, chunk_rows: int | None = None, keep_sparse: bool = False
+    ) -> Iterator[tuple[int, np.ndarray | sp.csr_matrix]]:
+        """Yield ``(start, block)`` over consecutive row blocks.
+
+        Blocks are dense float64, or float64 CSR when ``keep_sparse`` and the
+        matrix is sparse (then chunks hold about as many non-zeros as a dense
+        chunk holds elements).
+        """
+        sparse = keep_sparse and self.is_sparse
         if chunk_rows is None:
-            chunk_rows = max(1, _CHUNK_ELEMENTS // max(1, self.shape[1]))
+            per_row = self.nnz() / max(1, self.n_cells) if sparse else self.shape[1]
+            chunk_rows = max(1, int(_CHUNK_ELEMENTS // max(1.0, per_row)))
         for start in range(0, self.n_cells, chunk_rows):
-            yield start, densify(self.matrix[start : start + chunk_rows], np.float64)
+            block = self.matrix[start : start + chunk_rows]
+            if sparse:
+                yield start, sp.csr_matrix(block, dtype=np.float64)
+            else:
+                yield start, densify(block, np.float64)
 
 
 def densify(block, dtype=np.float32) -> np.ndarray:
@@ -81,6 +111,95 @@ def to_device(block, device: torch.device) -> torch.Tensor:
         dense[rows, cols] = torch.from_numpy(block.data.astype(np.float32)).to(device)
         return dense
     return torch.as_tensor(np.asarray(block, dtype=np.float32)).to(device)
+
+
+class DeviceMatrix:
+    """The whole cells × genes matrix on one device, for minibatch gathers there.
+
+    Dense matrices become one float32 tensor; sparse ones stay CSR (float32
+    values, int32 column indices, int64 row pointers), copied in row chunks so
+    that neither host nor device ever holds them dense. :meth:`rows` returns the
+    same float32 values as ``to_device(cells.rows(idx))``.
+
+    Parameters
+    ----------
+    cells
+        The matrix (in memory or backed).
+    device
+        Where to keep it.
+    """
+
+    def __init__(self, cells: CellMatrix, device: torch.device) -> None:
+        self.shape, self.device = cells.shape, torch.device(device)
+        self.sparse = cells.is_sparse
+        if not self.sparse:
+            self.dense = torch.empty(self.shape, dtype=torch.float32, device=self.device)
+            for start, block in cells.chunks():
+                stop = start + block.shape[0]
+                self.dense[start:stop] = torch.as_tensor(block, dtype=torch.float32)
+            return
+        nnz = cells.nnz()
+        self.values = torch.empty(nnz, dtype=torch.float32, device=self.device)
+        self.columns = torch.empty(nnz, dtype=torch.int32, device=self.device)
+        indptr = np.zeros(cells.n_cells + 1, dtype=np.int64)
+        offset = 0
+        for start, block in cells.chunks(keep_sparse=True):
+            block.sort_indices()
+            n = block.nnz
+            self.values[offset : offset + n] = torch.as_tensor(block.data, dtype=torch.float32)
+            self.columns[offset : offset + n] = torch.as_tensor(block.indices, dtype=torch.int32)
+            indptr[start + 1 : start + 1 + block.shape[0]] = offset + block.indptr[1:]
+            offset += n
+        if offset != nnz:
+            raise ValueError(f"{cells.name}: read {offset} non-zeros, expected {nnz}")
+        self.indptr = torch.as_tensor(indptr, device=self.device)
+
+    @staticmethod
+    def nbytes(cells: CellMatrix) -> int:
+        """Device memory the matrix would take."""
+        if not cells.is_sparse:
+            return 4 * cells.shape[0] * cells.shape[1]
+        return 8 * cells.nnz() + 8 * (cells.n_cells + 1)
+
+    def rows(self, idx: torch.Tensor) -> torch.Tensor:
+        """Dense float32 ``(len(idx), n_genes)`` rows ``idx`` (a tensor on the device)."""
+        if not self.sparse:
+            return self.dense[idx]
+        starts = self.indptr[idx]
+        counts = self.indptr[idx + 1] - starts
+        ends = torch.cumsum(counts, 0)
+        total = int(ends[-1]) if idx.numel() else 0  # one sync: the gather's size
+        batch_row = torch.repeat_interleave(
+            torch.arange(idx.numel(), device=self.device), counts, output_size=total
+        )
+        # position of each gathered entry in the CSR arrays: row start + offset in row
+        within = torch.arange(total, device=self.device) - (ends - counts)[batch_row]
+        source = starts[batch_row] + within
+        dense = torch.zeros((idx.numel(), self.shape[1]), dtype=torch.float32, device=self.device)
+        dense[batch_row, self.columns[source].long()] = self.values[source]
+        return dense
+
+
+def place_on_device(cells: CellMatrix, device: torch.device, option: bool | str) -> bool:
+    """Whether to hold ``cells`` on ``device`` (:class:`DeviceMatrix`).
+
+    ``"auto"``: on CUDA when it takes at most half of the free device memory;
+    never on the CPU, where the host path reads rows in place (a backed file is
+    not loaded into memory).
+    """
+    if option != "auto":
+        return bool(option)
+    if device.type != "cuda":
+        return False
+    free, _ = torch.cuda.mem_get_info(device)
+    fits = DeviceMatrix.nbytes(cells) <= 0.5 * free
+    if not fits:
+        logger.info(
+            "%s (%.1f GB) does not fit in half the free GPU memory: minibatches come from the host",
+            cells.name,
+            DeviceMatrix.nbytes(cells) / 1e9,
+        )
+    return fits
 
 
 class InputTransform:
@@ -130,25 +249,39 @@ def gene_statistics(cells: CellMatrix, log1p: bool, scale: bool | str) -> InputT
     total = np.zeros(n_genes)
     total_sq = np.zeros(n_genes)
     minimum = np.inf
-    for start, block in cells.chunks():
-        if not np.isfinite(block).all():
-            rows = start + np.flatnonzero(~np.isfinite(block).all(axis=1))
+    for start, block in cells.chunks(keep_sparse=True):
+        values = block.data if sp.issparse(block) else block
+        if not np.isfinite(values).all():
+            if sp.issparse(block):
+                bad = np.repeat(np.arange(block.shape[0]), np.diff(block.indptr))
+                rows = start + bad[~np.isfinite(values)]
+            else:
+                rows = start + np.flatnonzero(~np.isfinite(block).all(axis=1))
             raise ValueError(
                 f"{cells.name} contains NaN or Inf values (first in cell row {rows[0]})"
             )
-        minimum = min(minimum, float(block.min()))
+        if values.size:
+            minimum = min(minimum, float(values.min()))
+        if sp.issparse(block) and block.nnz < block.shape[0] * block.shape[1]:
+            minimum = min(minimum, 0.0)  # implicit zeros
+        if log1p and minimum < 0:
+            raise ValueError(
+                f"{cells.name} has negative values; the NB likelihood needs raw counts"
+            )
+        if sp.issparse(block):
+            # log1p(0) = 0: transform and square the stored values only
+            data = np.log1p(block.data) if log1p else block.data
+            total += np.bincount(block.indices, weights=data, minlength=n_genes)
+            total_sq += np.bincount(block.indices, weights=data * data, minlength=n_genes)
+            continue
         if log1p:
-            if minimum < 0:
-                raise ValueError(
-                    f"{cells.name} has negative values; the NB likelihood needs raw counts"
-                )
             block = np.log1p(block)
         total += block.sum(axis=0)
         total_sq += (block * block).sum(axis=0)
     mean = total / n_cells
     std = np.sqrt(np.maximum(total_sq / n_cells - mean * mean, 0.0))
     if scale == "auto":
-        scale = log1p or sp.issparse(cells.matrix) or minimum >= 0
+        scale = log1p or cells.is_sparse or minimum >= 0
         if not scale:
             logger.info("%s has negative values: treated as already scaled", cells.name)
     if not scale:

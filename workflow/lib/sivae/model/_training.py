@@ -25,7 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ._compile import CompiledLoss, draw_noise, noise_dtype, noise_shapes, resolve_backend
-from ._data import CellMatrix, InputTransform, to_device
+from ._data import CellMatrix, DeviceMatrix, InputTransform, place_on_device, to_device
 from ._likelihoods import inverse_positive
 from ._module import SIVAEModule
 
@@ -72,6 +72,7 @@ class TrainConfig:
     precision: str = "auto"
     seed: int = 0
     compile: bool | str = False
+    cells_on_device: bool | str = "auto"
     stages: tuple = field(default=(1, 2, 3))
 
 
@@ -105,20 +106,23 @@ def load_cells(
     covariates: torch.Tensor,
     idx: np.ndarray,
     counts: bool,
+    on_device: DeviceMatrix | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Minibatch ``idx`` on the covariates' device: ``(x_in, x_obs, s, library)``.
 
     ``x_in`` is the standardised encoder input; ``x_obs`` what the likelihood
     scores (raw counts when ``counts``, else ``x_in``); ``library`` the per-cell
-    count total (counts only).
+    count total (counts only). Rows come from ``on_device`` when given (a copy of
+    ``cells`` on the device), else from ``cells`` through the host.
     """
     device = covariates.device
-    raw = to_device(cells.rows(idx), device)
+    idx_t = torch.as_tensor(idx, device=device)
+    raw = on_device.rows(idx_t) if on_device is not None else to_device(cells.rows(idx), device)
     x_in = transform.torch(raw)
     if not counts:
-        return x_in, x_in, covariates[torch.as_tensor(idx, device=device)], None
+        return x_in, x_in, covariates[idx_t], None
     library = raw.sum(-1, keepdim=True)
-    return x_in, raw, covariates[torch.as_tensor(idx, device=device)], library
+    return x_in, raw, covariates[idx_t], library
 
 
 class Trainer:
@@ -152,6 +156,17 @@ class Trainer:
         self.module, self.cells, self.transform, self.config = module, cells, transform, config
         self.device = device
         self.covariates = torch.as_tensor(covariates, dtype=torch.float32, device=device)
+        self.on_device = None
+        if place_on_device(cells, device, config.cells_on_device):
+            tic = time.perf_counter()
+            self.on_device = DeviceMatrix(cells, device)
+            logger.info(
+                "%s copied to %s (%.2f GB) in %.1f s",
+                cells.name,
+                device,
+                DeviceMatrix.nbytes(cells) / 1e9,
+                time.perf_counter() - tic,
+            )
         self.history: list[dict] = []
         self.shuffle_rng = np.random.default_rng(config.seed)
         self.noise = torch.Generator(device=device)
@@ -183,7 +198,12 @@ class Trainer:
     def cell_batch(self, idx: np.ndarray):
         """Device tensors ``(x_in, x_obs, s, library)`` for cells ``idx``."""
         return load_cells(
-            self.cells, self.transform, self.covariates, idx, self.module.likelihood == "nb"
+            self.cells,
+            self.transform,
+            self.covariates,
+            idx,
+            self.module.likelihood == "nb",
+            self.on_device,
         )
 
     def n_steps(self, stage: int) -> int:
