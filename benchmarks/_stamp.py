@@ -1,4 +1,4 @@
-"""Machine and commit stamps for the tables the benchmarks append to results.md."""
+"""Machine and commit stamps, device choice and output of the tables benchmarks append to results.md."""
 
 from __future__ import annotations
 
@@ -44,3 +44,22 @@ def commit() -> str:
         return out.stdout.strip() + ("+uncommitted" if dirty.stdout.strip() else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def pick_device(name: str) -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; TF32 matmuls on CUDA."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    return device
+
+
+def report(text: str, results: str | os.PathLike | None) -> None:
+    """Print a table and append it to ``results`` (skipped when ``results`` is None)."""
+    print(text)
+    if results is not None:
+        with open(results, "a") as fh:
+            fh.write("\n" + text)

@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 import sivae
 import torch
-from _stamp import commit, machine
+from _stamp import commit, machine, pick_device
 from sivae.model._compile import resolve_backend
 from sivae.model._module import PresampledNoise, SIVAEModule
 
@@ -431,14 +431,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    name = args.device
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
+    device = pick_device(args.device)
     cuda = device.type == "cuda"
-    if cuda:
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
     bf16 = args.precision == "bf16" or (args.precision == "auto" and cuda)
     parts = set(args.parts.split(","))
     variants = [v for v in args.variants.split(",") if v]

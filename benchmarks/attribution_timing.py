@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 import sivae
 import torch
-from _stamp import commit, machine
+from _stamp import commit, machine, pick_device, report
 from sivae.attribution import time_attribution
 from sivae.attribution._jacobian import _jacobian_tensor
 
@@ -132,13 +132,8 @@ def main(argv=None) -> int:
         args.n_pilot = 8 if args.quick else 256
     if args.threads:
         torch.set_num_threads(args.threads)
-    name = args.device
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
+    device = pick_device(args.device)
     if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
         device_name = torch.cuda.get_device_name(device)
     else:
         device_name = "CPU"
@@ -204,11 +199,7 @@ def main(argv=None) -> int:
             f"| {'yes' if row.extrapolated else 'no'} | {row.device} |"
         )
     lines += ["", f"{REFERENCE}; {measured}."]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if not args.no_write:
-        with open(args.results, "a") as fh:
-            fh.write("\n" + text)
+    report("\n".join(lines) + "\n", None if args.no_write else args.results)
     return 0
 
 

@@ -25,7 +25,7 @@ import anndata as ad
 import numpy as np
 import sivae
 import torch
-from _stamp import commit, machine
+from _stamp import commit, machine, report
 from sivae.metrics import knn_accuracy
 
 VARIANTS = {  # name: (class, fit the counts layer, options), as tests/test_model_science.py
@@ -124,11 +124,7 @@ def main(argv=None) -> int:
             f"siVAE >= VAE - 0.05 on {int((sivae_acc >= vae - 0.05).sum())} of {len(vae)} seeds; "
             f"siVAE >= VAE-linear on {int((sivae_acc >= linear).sum())} of {len(vae)} seeds.",
         ]
-    table = "\n".join(lines) + "\n"
-    print(table)
-    if not args.no_write:
-        with open(args.results, "a") as fh:
-            fh.write("\n" + table)
+    report("\n".join(lines) + "\n", None if args.no_write else args.results)
     return 0
 
 

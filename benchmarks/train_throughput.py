@@ -149,6 +149,17 @@ def run_scvi(adata: ad.AnnData, name: str, device: str, epochs: int, batch: int)
         gene_likelihood="nb",
     )
     timer = EpochTimer()
+    try:
+        _fit_scvi(model, epochs, batch, device, timer)
+    except Exception as err:  # a diverging peer must not cost the siVAE figures
+        torch.set_num_threads(threads)
+        return f"SCVI failed: {type(err).__name__}: {str(err).splitlines()[0][:100]}"
+    torch.set_num_threads(threads)
+    timed = timer.times[1:]  # epoch 0 is warm-up
+    return {"version": scvi.__version__, "cells_per_s": data.n_obs * len(timed) / sum(timed)}
+
+
+def _fit_scvi(model, epochs: int, batch: int, device: str, timer) -> None:
     model.train(
         max_epochs=epochs,
         batch_size=batch,
@@ -161,9 +172,6 @@ def run_scvi(adata: ad.AnnData, name: str, device: str, epochs: int, batch: int)
         enable_checkpointing=False,
         callbacks=[timer],
     )
-    torch.set_num_threads(threads)
-    timed = timer.times[1:]  # epoch 0 is warm-up
-    return {"version": scvi.__version__, "cells_per_s": data.n_obs * len(timed) / sum(timed)}
 
 
 def main(argv=None) -> int:
@@ -180,12 +188,15 @@ def main(argv=None) -> int:
     device = (
         ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     )
-    rows = [run_shape(s, device, args.epochs, not args.no_peer) for s in args.shapes.split(",")]
+    rows = []
+    for shape in args.shapes.split(","):
+        rows.append(run_shape(shape, device, args.epochs, not args.no_peer))
+        print(rows[-1], flush=True)  # each shape as soon as it is done
     peers = [r["peer"] for r in rows if isinstance(r["peer"], dict)]
     if args.no_peer:
         peer = "scvi-tools peer not run (--no-peer)"
     elif not peers:
-        peer = "scvi-tools not installed: peer comparison skipped"
+        peer = f"peer comparison skipped ({'; '.join(sorted({str(r['peer']) for r in rows}))})"
     else:
         peer = f"peer: scvi-tools {peers[0]['version']} SCVI (see the second table)"
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
@@ -209,6 +220,7 @@ def main(argv=None) -> int:
         ]
         for r in rows:
             if not isinstance(r["peer"], dict):
+                lines.append(f"| {r['shape']} | {r['peer']} | | | | |")
                 continue
             shape, macs, scvi_rate = (
                 SHAPES[r["shape"]],

@@ -148,7 +148,8 @@ class DeviceMatrix:
             n = block.nnz
             self.values[offset : offset + n] = torch.as_tensor(block.data, dtype=torch.float32)
             self.columns[offset : offset + n] = torch.as_tensor(block.indices, dtype=torch.int32)
-            indptr[start + 1 : start + 1 + block.shape[0]] = offset + block.indptr[1:]
+            ends = offset + block.indptr[1:].astype(np.int64)  # beyond 2^31 at atlas scale
+            indptr[start + 1 : start + 1 + block.shape[0]] = ends
             offset += n
         if offset != nnz:
             raise ValueError(f"{cells.name}: read {offset} non-zeros, expected {nnz}")
