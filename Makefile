@@ -20,8 +20,9 @@ run: setup
 	$(BIN)/snakemake --cores $(CORES)
 
 # One BLAS/OpenMP thread per test worker, two workers (one per core on a laptop/CI
-# runner); a test module stays on one worker (module-scoped fixtures, e.g. SLURM).
-PYTEST_ARGS ?= -n 2 --dist loadfile
+# runner); a test module stays on one worker (module-scoped fixtures, e.g. SLURM), and
+# modules are handed out in the order tests/conftest.py gives them (longest first).
+PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 test: setup
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 		$(BIN)/python -m pytest -q $(PYTEST_ARGS)

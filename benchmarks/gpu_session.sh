@@ -9,9 +9,15 @@
 # others. Everything it prints goes to $OUT/session.log and the tables the scripts
 # append to benchmarks/results.md are copied to $OUT/results.md.
 #
-# Missing Python packages (anndata, captum, scvi-tools, ...) are installed from
-# wheels in .whl/ when present (a machine without network), see the README's
-# "Benchmarks" section.
+# On a machine without network, missing Python packages are installed from wheels
+# in .whl/ (git-ignored), made beforehand with
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#       --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 --platform any -d DIR PKG==VER
+# .whl/*.whl       anndata and what it needs (array-api-compat, legacy-api-wrap, natsort,
+#                  zarr, numcodecs, donfig, google-crc32c, scverse-misc, session-info2), captum
+# .whl/opt/*.whl   scvi-tools and what it needs (the optional peer; scanpy, mudata, pyro-ppl, ...)
+# .whl/pandas/     pandas < 3 (+ pytz, tzdata), used only when the machine has pandas 3
+# .whl/pbmc68k_reduced.h5ad   from `python benchmarks/pbmc_knn_claim.py --export` (needs scanpy)
 set -u
 OUT=${OUT:-gpu_out}
 mkdir -p "$OUT"

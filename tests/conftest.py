@@ -37,3 +37,24 @@ def counts_adata():
         obs=obs,
         var=pd.DataFrame(index=pd.Index(var_names)),
     )
+
+
+# Modules that take minutes, longest first (measured with --durations on 2 cores). With
+# `--dist loadfile --no-loadscope-reorder` (Makefile) xdist hands out modules in this
+# order, so the long ones start at once and the short ones fill in around them instead of
+# one long module running alone at the end.
+LONG_MODULES = (
+    "test_e2e.py",
+    "test_model_claim_original_schedule.py",
+    "test_slurm.py",
+    "test_cohort_science.py",
+    "test_science_networks.py",
+    "test_science_centrality.py",
+    "test_model_science.py",
+    "test_science_attribution.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONG_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable

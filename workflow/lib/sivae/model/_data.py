@@ -144,7 +144,6 @@ class DeviceMatrix:
         indptr = np.zeros(cells.n_cells + 1, dtype=np.int64)
         offset = 0
         for start, block in cells.chunks(keep_sparse=True):
-            block.sort_indices()
             n = block.nnz
             self.values[offset : offset + n] = torch.as_tensor(block.data, dtype=torch.float32)
             self.columns[offset : offset + n] = torch.as_tensor(block.indices, dtype=torch.int32)
