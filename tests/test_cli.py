@@ -89,3 +89,34 @@ def test_errors_exit_2_with_one_line(tmp_path, capsys):
     assert "donor" in capsys.readouterr().err
     assert main(base + ["--input", str(tmp_path / "in.h5ad"), "--n-latent", "0"]) == 2
     assert "n_latent" in capsys.readouterr().err
+
+
+def test_compile_flag_from_config_reaches_train(tmp_path, monkeypatch):
+    from sivae.cli import train_arguments
+    from sivae.model._base import BaseModel
+
+    settings = {
+        "variant": "siVAE",
+        "n_latent": 2,
+        "hidden": [8, 4],
+        "epochs": 2,
+        "batch_size": 20,
+        "learning_rate": 1e-3,
+        "gamma": 0.05,
+    }
+    assert "--compile" not in train_arguments("x.h5ad", "out", settings, "cpu", 0)
+    _write_tiny(tmp_path / "in.h5ad")
+    args = train_arguments(
+        tmp_path / "in.h5ad", tmp_path / "out", {**settings, "compile": True}, "cpu", 0
+    )
+    assert "--compile" in args
+    seen = {}
+    original = BaseModel.train
+
+    def record(self, **kwargs):
+        seen["compile"] = kwargs["compile"]
+        return original(self, **{**kwargs, "compile": False})  # compiling is test_compiled's
+
+    monkeypatch.setattr(BaseModel, "train", record)
+    assert main(args + ["--quiet"]) == 0
+    assert seen == {"compile": True}

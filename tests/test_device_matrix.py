@@ -66,6 +66,7 @@ def test_training_on_device_matrix_equals_host_path(nb):
         model = sivae.SIVAE(adata, **TINY, likelihood="nb" if nb else "gaussian")
         model.train(**SCHEDULE, device="cpu", cells_on_device=on_device)
         results.append((model.get_latent_representation(), model.get_loadings().to_numpy()))
+        assert model._trainer.on_device is None  # the device copy is freed after training
     (z_host, v_host), (z_dev, v_dev) = results
     np.testing.assert_array_equal(z_dev, z_host)
     np.testing.assert_array_equal(v_dev, v_host)

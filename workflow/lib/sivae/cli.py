@@ -90,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-dir", default=None, help="write checkpoints here")
     t.add_argument("--resume", action="store_true", help="resume from --checkpoint-dir")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
+    t.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the training step (pays off on a GPU; slower on a CPU)",
+    )
     return parser
 
 
@@ -131,6 +136,7 @@ def train(args: argparse.Namespace) -> None:
         checkpoint_dir=args.checkpoint_dir,
         resume=args.resume,
         progress_bar=not args.quiet,
+        compile=args.compile,
     )
     os.makedirs(args.output, exist_ok=True)
     model.save(os.path.join(args.output, "model"))
@@ -185,7 +191,7 @@ def train_arguments(data, out_dir, settings, device, seed, **extra) -> list[str]
     """``sivae train`` arguments for one model entry of the workflow config.
 
     ``settings`` is the merged model entry (variant, n_latent, gamma, hidden, epochs,
-    batch_size, learning_rate, optional batch_key / labels_key / layer); ``extra`` adds
+    batch_size, learning_rate, optional compile, batch_key / labels_key / layer); ``extra`` adds
     flags by name (``feature_input="pca"`` -> ``--feature-input pca``); None is left out.
     """
     epochs = settings["epochs"]
@@ -212,6 +218,8 @@ def train_arguments(data, out_dir, settings, device, seed, **extra) -> list[str]
     ]  # fmt: skip
     if settings["variant"].startswith("siVAE"):  # the VAEs have no interpretability term
         args += ["--gamma", str(settings["gamma"])]
+    if settings.get("compile"):
+        args.append("--compile")
     optional = {
         "batch_key": settings.get("batch_key"),
         "labels_key": settings.get("labels_key"),

@@ -397,6 +397,7 @@ class Trainer:
                 self.optimizer = self.scheduler = None
                 self._save_checkpoint()
         self.module.eval()
+        self.on_device = None  # free the device copy of the data (the model keeps its trainer)
         return self.history_frame()
 
     def history_frame(self) -> pd.DataFrame:
