@@ -57,23 +57,23 @@ fi
 } 2>&1 | tee -a "$LOG"
 
 # issue #8 a/b: joint-stage step at the LargeBrainAtlas and small shapes
-step atlas_steps 150 python3 atlas_scale.py --parts a,b --variants eager,compiled,cudagraph
+step atlas_steps 180 python3 atlas_scale.py --parts a,b --variants eager,compiled,cudagraph,compiled+cudagraphs
 # issue #4: attribution timing at K=20, F=27998 (forward-mode Jacobian vs reverse mode)
 step attribution_timing 50 python3 attribution_timing.py --device cuda --cells 2048 --methods-reverse ""
 # issue #8: 32 bins at once vs one at a time
 step batched_bins 60 python3 batched_bins.py --device cuda
 # issue #3: cells/s per stage at both paper shapes, scvi-tools' SCVI as the peer
-step train_throughput 70 python3 train_throughput.py --device cuda
+step train_throughput 150 python3 train_throughput.py --device cuda --compile
 # issue #8 c: three stages on a 1.3M-cell backed sparse .h5ad
 step atlas_run 200 python3 atlas_scale.py --parts c --workers 14 --data /tmp/atlas.h5ad
 # issue #3: k-NN claim at the original schedule, 8 seeds x 4 models in parallel
 if wanted pbmc_knn && [ -f "$ROOT/.whl/pbmc68k_reduced.h5ad" ]; then
-    echo "=== pbmc_knn (limit 90 s) $(date +%T)" | tee -a "$LOG"
+    echo "=== pbmc_knn (limit 120 s) $(date +%T)" | tee -a "$LOG"
     for seed in 0 1 2 3 4 5 6 7; do
         for variant in "siVAE" "siVAE (gamma=0)" "VAE" "VAE-linear"; do
             printf '%s\0%s\0' "$seed" "$variant"
         done
-    done | (cd "$ROOT/benchmarks" && timeout 90 xargs -0 -n 2 -P 16 sh -c \
+    done | (cd "$ROOT/benchmarks" && timeout 120 xargs -0 -n 2 -P 16 sh -c \
         'python3 pbmc_knn_claim.py --input ../.whl/pbmc68k_reduced.h5ad --device cuda \
          --precision fp32 --seeds "$0" --variants "$1" --no-write 2>&1 | grep -E "seed [0-9]|Error"') \
         | tee -a "$LOG"
