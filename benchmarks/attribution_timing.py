@@ -44,7 +44,7 @@ import sivae
 import torch
 from _stamp import commit, machine, pick_device, report
 from sivae.attribution import time_attribution
-from sivae.attribution._jacobian import _jacobian_tensor
+from sivae.attribution._jacobian import jacobian_chunks
 
 REFERENCE = (
     "issue #4 reference: full forward-mode Jacobian at K=20, F=27998 on one H100: "
@@ -82,10 +82,10 @@ def device_jacobian(module, z: np.ndarray, batch_size: int, total: int, device) 
     """
     x = torch.as_tensor(z, device=device)
     module.to(device)
-    _jacobian_tensor(module, x[:1], batch_size)  # untimed warm-up
+    list(jacobian_chunks(module, x[:1], batch_size))  # untimed warm-up
     _sync(device)
     start = time.perf_counter()
-    chunks = _jacobian_tensor(module, x, batch_size)
+    chunks = [chunk for _, chunk in jacobian_chunks(module, x, batch_size)]
     _sync(device)
     seconds = time.perf_counter() - start
     f = chunks[0].shape[1]

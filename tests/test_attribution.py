@@ -244,3 +244,17 @@ def test_bad_inputs_raise_clear_errors(z):
         at.agreement_matrix({"a": np.zeros((5, 2)), "b": np.zeros((4, 2))})
     with pytest.raises(ValueError, match="non-empty dict"):
         at.agreement_table({})
+
+
+def test_jacobian_chunks_stream_the_same_jacobian():
+    torch.manual_seed(3)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(), torch.nn.Linear(5, 4))
+    z = torch.randn(10, 3)
+    whole = at.jacobian(net, z, chunk_size=4)
+    starts, parts = zip(*at.jacobian_chunks(net, z, 4), strict=True)
+    assert starts == (0, 4, 8) and [p.shape[0] for p in parts] == [4, 4, 2]
+    np.testing.assert_array_equal(torch.cat(parts).numpy(), whole)
+    grad_x_input = at.forward_attribute(net, z, "grad_x_input", chunk_size=4)
+    np.testing.assert_allclose(
+        grad_x_input, (whole * z.numpy()[:, None, :]).transpose(1, 0, 2), rtol=1e-6, atol=1e-7
+    )
