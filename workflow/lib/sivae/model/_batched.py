@@ -49,7 +49,7 @@ from tqdm.auto import tqdm
 
 from ._base import SETUP_KEY, _matrix
 from ._compile import draw_noise, noise_dtype, noise_shapes, resolve_backend
-from ._data import DeviceMatrix, place_on_device
+from ._data import device_copy
 from ._likelihoods import inverse_positive
 from ._module import PresampledNoise, SIVAEModule
 from ._sivae import SIVAE
@@ -184,10 +184,7 @@ class BatchedTrainer:
         self.shuffle_rngs = [np.random.default_rng(s) for s in seeds]
         self.noise = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
         self.covariates = torch.zeros((self.n_cells, 0), device=device)
-        self.on_device = [
-            DeviceMatrix(c, device) if place_on_device(c, device, config.cells_on_device) else None
-            for c in self.cells
-        ]
+        self.on_device = [device_copy(c, device, config.cells_on_device) for c in self.cells]
         self.autocast, use_bf16 = precision_context(config.precision, device)
         self.noise_dtype = noise_dtype(use_bf16)
         self.loss_fns = {s: self._batched_loss(s) for s in (1, 2, 3)}

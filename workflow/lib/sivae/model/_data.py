@@ -12,6 +12,7 @@ of a backed ``.h5ad`` from the host costs far more than a training step.
 """
 
 import logging
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -200,6 +201,22 @@ def place_on_device(cells: CellMatrix, device: torch.device, option: bool | str)
             DeviceMatrix.nbytes(cells) / 1e9,
         )
     return fits
+
+
+def device_copy(cells: CellMatrix, device: torch.device, option: bool | str) -> DeviceMatrix | None:
+    """A :class:`DeviceMatrix` of ``cells`` when :func:`place_on_device` says so, else None."""
+    if not place_on_device(cells, device, option):
+        return None
+    tic = time.perf_counter()
+    copy = DeviceMatrix(cells, device)
+    logger.info(
+        "%s copied to %s (%.2f GB) in %.1f s",
+        cells.name,
+        device,
+        DeviceMatrix.nbytes(cells) / 1e9,
+        time.perf_counter() - tic,
+    )
+    return copy
 
 
 class InputTransform:

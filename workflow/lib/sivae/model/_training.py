@@ -25,7 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ._compile import CompiledLoss, draw_noise, noise_dtype, noise_shapes, resolve_backend
-from ._data import CellMatrix, DeviceMatrix, InputTransform, place_on_device, to_device
+from ._data import CellMatrix, DeviceMatrix, InputTransform, device_copy, to_device
 from ._likelihoods import inverse_positive
 from ._module import SIVAEModule
 
@@ -156,17 +156,7 @@ class Trainer:
         self.module, self.cells, self.transform, self.config = module, cells, transform, config
         self.device = device
         self.covariates = torch.as_tensor(covariates, dtype=torch.float32, device=device)
-        self.on_device = None
-        if place_on_device(cells, device, config.cells_on_device):
-            tic = time.perf_counter()
-            self.on_device = DeviceMatrix(cells, device)
-            logger.info(
-                "%s copied to %s (%.2f GB) in %.1f s",
-                cells.name,
-                device,
-                DeviceMatrix.nbytes(cells) / 1e9,
-                time.perf_counter() - tic,
-            )
+        self.on_device = device_copy(cells, device, config.cells_on_device)
         self.history: list[dict] = []
         self.shuffle_rng = np.random.default_rng(config.seed)
         self.noise = torch.Generator(device=device)
