@@ -59,6 +59,7 @@ from ._training import (
     TrainConfig,
     Trainer,
     load_cells,
+    make_adam,
     precision_context,
     resolve_device,
 )
@@ -245,8 +246,8 @@ class BatchedTrainer:
         for name, p in self.params.items():
             p.requires_grad_(name in trained)
             p.grad = None
-        self.optimizer = torch.optim.Adam(
-            [self.params[n] for n in self.stage_names[stage]], lr=cfg.lr, foreach=True
+        self.optimizer = make_adam(
+            [self.params[n] for n in self.stage_names[stage]], cfg.lr, self.device
         )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: cfg.lr_decay ** (s / cfg.lr_decay_steps)

@@ -17,10 +17,24 @@ The module knows nothing of AnnData: it takes dense tensors of shape
 from collections.abc import Iterable, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from ._likelihoods import gaussian_log_prob, kl_standard_normal, nb_log_prob, positive
+from ._likelihoods import (
+    gaussian_log_prob,
+    gaussian_nll,
+    half_squared_norm,
+    kl_standard_normal,
+    nb_log_prob,
+    positive,
+    squared_error,
+)
 from ._modules import GaussianEncoder, ScaleHead, YDecoder
+
+
+def full_precision(t: torch.Tensor) -> torch.Tensor:
+    """``t`` in float32 when autocast left it in a 16-bit type, else unchanged (float64 stays)."""
+    return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
 
 
 class PresampledNoise:
@@ -163,7 +177,7 @@ class SIVAEModule(nn.Module):
 
     def l2_penalty(self, stage: int) -> torch.Tensor:
         """``½ Σ ‖W‖²`` over the kernels trained in ``stage`` (biases excluded)."""
-        return 0.5 * sum(p.float().pow(2).sum() for p in self._kernels(stage))
+        return torch.stack([half_squared_norm(p) for p in self._kernels(stage)]).sum()
 
     def encode_cells(self, x: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``q(z_c | x_c, s_c)``: mean and std of shape ``(batch, K)``."""
@@ -183,24 +197,35 @@ class SIVAEModule(nn.Module):
         return self.cell_decoder(z)
 
     def output_mean(self, y: torch.Tensor, weight: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        """``x̂ = y Wᵀ + b`` (+ ``s Bᵀ`` for linear decoders), shape ``(batch, F)``."""
-        out = y @ weight.T + self.gene_bias
+        """``x̂ = y Wᵀ + b`` (+ ``s Bᵀ`` for linear decoders), shape ``(batch, F)``.
+
+        One matmul with the bias in its epilogue: under bf16 autocast ``x̂`` stays
+        bf16 (half the bytes of every later pass over it).
+        """
         if self.batch_weight is not None:
-            out = out + s @ self.batch_weight.T
-        return out.float()
+            y, weight = torch.cat([y, s], dim=-1), torch.cat([weight, self.batch_weight], dim=-1)
+        return F.linear(y, weight, self.gene_bias)
 
     def log_likelihood(
         self, x: torch.Tensor, out: torch.Tensor, y: torch.Tensor, library: torch.Tensor | None
     ) -> torch.Tensor:
         """Element-wise ``log p(x | ·)``; ``out`` from :meth:`output_mean`."""
-        scale = self.scale_head(y).float()
+        scale = full_precision(self.scale_head(y))
         if self.likelihood == "gaussian":
-            return gaussian_log_prob(x, out, scale)
-        mu = library * torch.softmax(out, dim=-1)
-        return nb_log_prob(x, mu, scale)
+            return gaussian_log_prob(x, full_precision(out), scale)
+        return nb_log_prob(x, self.expected_value(out, library), scale)
+
+    def reconstruction_nll(
+        self, x: torch.Tensor, out: torch.Tensor, y: torch.Tensor, library: torch.Tensor | None
+    ) -> torch.Tensor:
+        """``−Σ_g log p(x_cg | ·)`` per cell, shape ``(batch,)``; the sum of :meth:`log_likelihood`."""
+        if self.likelihood == "gaussian":
+            return gaussian_nll(x, out, full_precision(self.scale_head(y)))
+        return -self.log_likelihood(x, out, y, library).sum(-1)
 
     def expected_value(self, out: torch.Tensor, library: torch.Tensor | None) -> torch.Tensor:
-        """Posterior-predictive mean of ``x`` given :meth:`output_mean`'s ``out``."""
+        """Posterior-predictive mean of ``x`` given :meth:`output_mean`'s ``out`` (not 16-bit)."""
+        out = full_precision(out)
         if self.likelihood == "gaussian":
             return out
         return library * torch.softmax(out, dim=-1)
@@ -239,18 +264,21 @@ class SIVAEModule(nn.Module):
             qv_m, qv_s = self.encode_features()
             v = reparameterize(qv_m, qv_s, generator) if sample else qv_m
             weight = self.feature_decoder(v)
-            kl_feature = kl_standard_normal(qv_m.float(), qv_s.float()).sum(-1).mean()
+            kl_feature = (
+                kl_standard_normal(full_precision(qv_m), full_precision(qv_s)).sum(-1).mean()
+            )
         else:
             weight, kl_feature = self.gene_weight, zero
         out = self.output_mean(y, weight, s)
-        reconstruction = -self.log_likelihood(x_obs, out, y, library).sum(-1).mean()
-        kl_cell = kl_standard_normal(qz_m.float(), qz_s.float()).sum(-1).mean()
+        reconstruction = self.reconstruction_nll(x_obs, out, y, library).mean()
+        kl_cell = kl_standard_normal(full_precision(qz_m), full_precision(qz_s)).sum(-1).mean()
         interpretability = zero
         if joint and not self.linear and self.gamma > 0:
-            linear_fit = z.float() @ v.float().T + self.interp_bias
+            # z·v_g + b_g + j_g·s_c as one matmul with the bias in its epilogue
             if self.n_covariates:
-                linear_fit = linear_fit + s @ self.interp_batch.T
-            interpretability = (x_in - linear_fit).pow(2).sum(-1).mean()
+                z, v = torch.cat([z, s], dim=-1), torch.cat([v, self.interp_batch], dim=-1)
+            linear_fit = F.linear(z, v, self.interp_bias)
+            interpretability = squared_error(x_in, linear_fit).mean()
         l2 = self.l2_penalty(3 if joint else 1)
         total = (
             reconstruction
@@ -281,10 +309,10 @@ class SIVAEModule(nn.Module):
         """
         qv_m, qv_s = self.encode_features(idx)
         v = reparameterize(qv_m, qv_s, generator)
-        pred = self.feature_decoder(v).float()
+        pred = full_precision(self.feature_decoder(v))
         noise = positive(self.feature_noise)
         reconstruction = -gaussian_log_prob(target, pred, noise).sum(-1).mean()
-        kl_feature = kl_standard_normal(qv_m.float(), qv_s.float()).sum(-1).mean()
+        kl_feature = kl_standard_normal(full_precision(qv_m), full_precision(qv_s)).sum(-1).mean()
         l2 = self.l2_penalty(2)
         zero = target.new_zeros(())
         return {
@@ -325,9 +353,7 @@ class CellDecoderMean(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         s = self.covariate.expand(z.shape[0], -1)
         out = self.module.output_mean(self.module.decode_y(z, s), self.weight, s)
-        if self.module.likelihood == "nb":
-            return self.library * torch.softmax(out, dim=-1)
-        return out
+        return self.module.expected_value(out, self.library)
 
 
 class CellEncoderMean(nn.Module):
