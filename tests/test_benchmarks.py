@@ -22,6 +22,7 @@ def test_every_benchmark_is_listed():
         "batched_bins.py",
         "networks_speed.py",
         "pbmc_knn_claim.py",
+        "step_traffic.py",
         "train_throughput.py",
     }
 

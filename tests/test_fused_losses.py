@@ -7,6 +7,9 @@ an eager step); each is checked here against the chain it replaces, on fresh
 random inputs, and with ``torch.autograd.gradcheck`` (finite differences).
 """
 
+import importlib
+from pathlib import Path
+
 import pytest
 import torch
 from sivae.model._likelihoods import (
@@ -136,3 +139,18 @@ def test_joint_loss_and_gradients_equal_the_plain_autograd_formula():
         torch.autograd.grad(ours, params), torch.autograd.grad(ref, params), strict=True
     ):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
+
+
+def test_eager_joint_step_stays_within_its_memory_traffic_budget(monkeypatch):
+    """Bytes, not seconds: an eager step's element-wise traffic per (cell, gene) element.
+
+    Counted by ``benchmarks/step_traffic.py`` under fake tensors (bf16 autocast, as on
+    CUDA) at a shape where the (cells, genes) matrices dominate. The fused loss
+    measures 89 bytes per element here; the autograd chains it replaced took 297.
+    """
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    step_traffic = importlib.import_module("step_traffic")
+    shape = {"batch": 256, "F": 3000, "K": 4, "C": 50, "hidden": (32, 16)}
+    counter, _ = step_traffic.count_step(shape)
+    per_element = counter.elementwise_bytes / (shape["batch"] * shape["F"])
+    assert per_element <= 100, f"{per_element:.0f} bytes per (cell, gene) element"

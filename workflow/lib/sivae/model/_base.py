@@ -178,23 +178,22 @@ class BaseModel:
     def _build_module(self, n_feature_input: int) -> SIVAEModule:
         p = self.params
         n_cov = len(self.covariate_info["categories"]) + len(self.covariate_info["continuous_keys"])
-        # build under a private RNG so the same seed gives the same initial weights
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(p["seed"])
-            return SIVAEModule(
-                n_genes=len(self.var_names),
-                n_latent=p["n_latent"],
-                n_covariates=n_cov,
-                n_feature_input=n_feature_input,
-                hidden=p["hidden"],
-                y_dim=p["y_dim"],
-                feature_side=self._feature_side,
-                linear=p["linear"],
-                likelihood=p["likelihood"],
-                variance=p["variance"],
-                gamma=p.get("gamma", 0.0),
-                l2=p["l2"],
-            )
+        # a private generator: the same seed gives the same weights, in any thread
+        return SIVAEModule(
+            n_genes=len(self.var_names),
+            n_latent=p["n_latent"],
+            n_covariates=n_cov,
+            n_feature_input=n_feature_input,
+            hidden=p["hidden"],
+            y_dim=p["y_dim"],
+            feature_side=self._feature_side,
+            linear=p["linear"],
+            likelihood=p["likelihood"],
+            variance=p["variance"],
+            gamma=p.get("gamma", 0.0),
+            l2=p["l2"],
+            generator=torch.Generator().manual_seed(int(p["seed"])),
+        )
 
     @staticmethod
     def _library_stats(cells: CellMatrix) -> dict:

@@ -89,6 +89,9 @@ class SIVAEModule(nn.Module):
         or with ``linear=True`` (there the reconstruction term already is linear).
     l2
         Scale ``λ`` of the ``½‖W‖²`` penalty on kernels.
+    generator
+        Source of the initial weights (the global RNG when ``None``); a seeded
+        generator gives the same weights in any thread.
     """
 
     def __init__(
@@ -105,6 +108,7 @@ class SIVAEModule(nn.Module):
         variance: str = "cell",
         gamma: float = 0.05,
         l2: float = 1e-3,
+        generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
         if likelihood not in ("gaussian", "nb"):
@@ -118,13 +122,13 @@ class SIVAEModule(nn.Module):
         decoder_hidden = tuple(reversed(hidden[1:]))
         y_dim = hidden[0] if y_dim is None else int(y_dim)
 
-        self.cell_encoder = GaussianEncoder(n_genes + n_covariates, hidden, n_latent)
+        self.cell_encoder = GaussianEncoder(n_genes + n_covariates, hidden, n_latent, generator)
         dec_in = n_latent if linear else n_latent + n_covariates
-        self.cell_decoder = YDecoder(dec_in, decoder_hidden, y_dim, linear=linear)
+        self.cell_decoder = YDecoder(dec_in, decoder_hidden, y_dim, linear, generator)
         y_dim = self.cell_decoder.y_dim
         # Stage-1 output kernel ṽ_{g,L} (eq. 3's v_f); the free loadings of a VAE.
         self.gene_weight = nn.Parameter(torch.empty(n_genes, y_dim))
-        nn.init.xavier_normal_(self.gene_weight)
+        nn.init.xavier_normal_(self.gene_weight, generator=generator)
         self.gene_bias = nn.Parameter(torch.zeros(n_genes))
         if linear and n_covariates:
             # with y = z the covariates cannot enter through the decoder (eq. 21)
@@ -136,8 +140,8 @@ class SIVAEModule(nn.Module):
         if feature_side:
             if n_feature_input < 1:
                 raise ValueError("a feature side needs n_feature_input >= 1")
-            self.feature_encoder = GaussianEncoder(n_feature_input, hidden, n_latent)
-            self.feature_decoder = YDecoder(n_latent, decoder_hidden, y_dim, linear=linear)
+            self.feature_encoder = GaussianEncoder(n_feature_input, hidden, n_latent, generator)
+            self.feature_decoder = YDecoder(n_latent, decoder_hidden, y_dim, linear, generator)
             # stage-2 regression noise on ṽ (pre-softplus); reset to the targets' std
             self.feature_noise = nn.Parameter(torch.zeros(()))
             self.interp_bias = nn.Parameter(torch.zeros(n_genes))

@@ -16,14 +16,29 @@ from torch import nn
 from ._likelihoods import positive
 
 
-def xavier_linear(n_in: int, n_out: int, zero: bool = False) -> nn.Linear:
-    """A ``nn.Linear`` with Xavier-normal kernel (or all zeros) and zero bias."""
-    layer = nn.Linear(n_in, n_out)
-    if zero:
-        nn.init.zeros_(layer.weight)
-    else:
-        nn.init.xavier_normal_(layer.weight)
-    nn.init.zeros_(layer.bias)
+class _UninitialisedLinear(nn.Linear):
+    """``nn.Linear`` without its default (Kaiming-uniform) initialisation."""
+
+    def reset_parameters(self) -> None:
+        """Left to :func:`xavier_linear`, which draws from a given generator."""
+
+
+def xavier_linear(
+    n_in: int, n_out: int, zero: bool = False, generator: torch.Generator | None = None
+) -> nn.Linear:
+    """A ``nn.Linear`` with Xavier-normal kernel (or all zeros) and zero bias.
+
+    The kernel is drawn from ``generator`` (the global RNG when ``None``), and
+    nothing else is: ``nn.Linear``'s own initialisation is skipped, so models can
+    be built in parallel threads, each from its own seeded generator.
+    """
+    layer = _UninitialisedLinear(n_in, n_out)
+    with torch.no_grad():
+        if zero:
+            layer.weight.zero_()
+        else:
+            nn.init.xavier_normal_(layer.weight, generator=generator)
+        layer.bias.zero_()
     return layer
 
 
@@ -33,11 +48,11 @@ class MLP(nn.Module):
     With an empty ``hidden`` the module is the identity and ``n_out == n_in``.
     """
 
-    def __init__(self, n_in: int, hidden: Sequence[int]):
+    def __init__(self, n_in: int, hidden: Sequence[int], generator: torch.Generator | None = None):
         super().__init__()
         layers: list[nn.Module] = []
         for n_out in hidden:
-            layers += [xavier_linear(n_in, n_out), nn.ReLU()]
+            layers += [xavier_linear(n_in, n_out, generator=generator), nn.ReLU()]
             n_in = n_out
         self.net = nn.Sequential(*layers)
         self.n_out = n_in
@@ -57,13 +72,21 @@ class GaussianEncoder(nn.Module):
         Hidden ReLU layer sizes, e.g. ``(1024, 512, 128)``.
     n_latent
         Latent dimension ``K``.
+    generator
+        Source of the initial weights (the global RNG when ``None``).
     """
 
-    def __init__(self, n_in: int, hidden: Sequence[int], n_latent: int):
+    def __init__(
+        self,
+        n_in: int,
+        hidden: Sequence[int],
+        n_latent: int,
+        generator: torch.Generator | None = None,
+    ):
         super().__init__()
-        self.body = MLP(n_in, hidden)
-        self.mean = xavier_linear(self.body.n_out, n_latent)
-        self.std = xavier_linear(self.body.n_out, n_latent)
+        self.body = MLP(n_in, hidden, generator)
+        self.mean = xavier_linear(self.body.n_out, n_latent, generator=generator)
+        self.std = xavier_linear(self.body.n_out, n_latent, generator=generator)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(mean, std)``, each of shape ``(batch, n_latent)``."""
@@ -79,7 +102,14 @@ class YDecoder(nn.Module):
     handled by the caller.
     """
 
-    def __init__(self, n_in: int, hidden: Sequence[int], y_dim: int, linear: bool = False) -> None:
+    def __init__(
+        self,
+        n_in: int,
+        hidden: Sequence[int],
+        y_dim: int,
+        linear: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__()
         self.linear = linear
         if linear:
@@ -87,8 +117,8 @@ class YDecoder(nn.Module):
             self.out = nn.Identity()
             self.y_dim = n_in
         else:
-            self.body = MLP(n_in, hidden)
-            self.out = xavier_linear(self.body.n_out, y_dim)
+            self.body = MLP(n_in, hidden, generator)
+            self.out = xavier_linear(self.body.n_out, y_dim, generator=generator)
             self.y_dim = y_dim
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
