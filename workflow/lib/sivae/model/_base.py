@@ -383,9 +383,7 @@ class BaseModel:
         weight = self.module.posterior_gene_weight()
         total = torch.zeros(len(self.var_names), dtype=torch.float64, device=self.device)
         for x_in, _, s, lib in self._batches(adata, batch_size):
-            qz_m, _ = self.module.encode_cells(x_in, s)
-            out = self.module.output_mean(self.module.decode_y(qz_m, s), weight, s)
-            recon = self.module.expected_value(out, lib)
+            _, recon = self.module.reconstruct(x_in, s, lib, weight)
             if self.module.likelihood == "nb":
                 recon = self.transform.torch(recon)
             total += (x_in - recon).double().pow(2).sum(0)

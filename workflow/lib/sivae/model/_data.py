@@ -240,17 +240,30 @@ class InputTransform:
         x = np.log1p(block) if self.log1p else block
         return (x - self.mean) / self.std
 
-    def torch(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device not in self._cache:
-            # x · (1/std) − mean/std: one fused pass over the minibatch instead of two
-            self._cache[x.device] = (
-                torch.as_tensor(-self.mean / self.std, dtype=torch.float32, device=x.device),
-                torch.as_tensor(1.0 / self.std, dtype=torch.float32, device=x.device),
+    def tensors(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(shift, inv_std) = (−mean/std, 1/std)`` as float32 tensors on ``device``."""
+        if device not in self._cache:
+            self._cache[device] = (
+                torch.as_tensor(-self.mean / self.std, dtype=torch.float32, device=device),
+                torch.as_tensor(1.0 / self.std, dtype=torch.float32, device=device),
             )
-        shift, inv_std = self._cache[x.device]
-        if self.log1p:
-            x = torch.log1p(x)
-        return torch.addcmul(shift, x, inv_std)
+        return self._cache[device]
+
+    def torch(self, x: torch.Tensor) -> torch.Tensor:
+        return standardise(x, *self.tensors(x.device), self.log1p)
+
+
+def standardise(
+    x: torch.Tensor, shift: torch.Tensor, inv_std: torch.Tensor, log1p: bool
+) -> torch.Tensor:
+    """``(log1p(x) − mean) / std`` written as ``x · inv_std + shift``: one fused pass.
+
+    ``shift`` and ``inv_std`` come from :meth:`InputTransform.tensors`; taking them
+    as arguments lets ``vmap`` apply a different standardisation per model.
+    """
+    if log1p:
+        x = torch.log1p(x)
+    return torch.addcmul(shift, x, inv_std)
 
 
 def gene_statistics(cells: CellMatrix, log1p: bool, scale: bool | str) -> InputTransform:

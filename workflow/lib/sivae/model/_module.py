@@ -234,6 +234,22 @@ class SIVAEModule(nn.Module):
             return out
         return library * torch.softmax(out, dim=-1)
 
+    def reconstruct(
+        self,
+        x_in: torch.Tensor,
+        s: torch.Tensor,
+        library: torch.Tensor | None,
+        weight: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior-mean pass: ``(mean of q(z), E[x | z])``, shapes ``(batch, K)``, ``(batch, F)``.
+
+        ``weight`` is the output kernel (:meth:`posterior_gene_weight`); ``E[x | z]`` is
+        on the observation scale (counts for NB models).
+        """
+        qz_m, _ = self.encode_cells(x_in, s)
+        out = self.output_mean(self.decode_y(qz_m, s), weight, s)
+        return qz_m, self.expected_value(out, library)
+
     # ------------------------------------------------------------------ losses
     def cell_loss(
         self,
