@@ -140,7 +140,16 @@ def hub_model():
 
 @pytest.mark.slow
 def test_hub_network_loadings_and_centrality(hub_model):
-    """Loadings cluster by community, isolated genes sit near the origin, hubs reconstruct best."""
+    """Loadings cluster by community, isolated genes sit near the origin, hubs reconstruct best.
+
+    "Nearer the origin" is tested as the claim is stated: isolated genes' loading
+    norms are stochastically smaller than community genes' (one-sided Mann–Whitney)
+    and their median is smaller. How much smaller depends on the seed: over model
+    seeds 0–5 the ratio of medians was 0.29–0.74 (p ≤ 1.3e-21 every time), and
+    0.38–0.70 before the weight initialisation moved to a per-model generator. An
+    earlier version asserted a ratio below 0.6, which held for about half the seeds
+    under either initialisation, so it tested the seed rather than the model.
+    """
     adata, model = hub_model
     loadings = model.get_loadings().to_numpy()
     community = adata.var["community"].to_numpy()
@@ -148,7 +157,9 @@ def test_hub_network_loadings_and_centrality(hub_model):
     assert silhouette(loadings[in_community], community[in_community]) >= 0.3
 
     norms = np.linalg.norm(loadings, axis=1)
-    assert np.median(norms[~in_community]) < 0.6 * np.median(norms[in_community])
+    isolated, member = norms[~in_community], norms[in_community]
+    assert ss.mannwhitneyu(isolated, member, alternative="less").pvalue < 1e-6
+    assert np.median(isolated) < np.median(member)
 
     error = model.get_reconstruction_error().to_numpy()
     is_hub = adata.var["is_hub"].to_numpy()
