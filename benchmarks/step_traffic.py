@@ -89,7 +89,9 @@ class TrafficCounter(TorchDispatchMode):
         name = str(func)
         if name in NO_KERNEL:
             return out
-        inputs = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
+        # an out= tensor is written, not read: it counts once, as the output
+        read_kwargs = {k: v for k, v in (kwargs or {}).items() if k != "out"}
+        inputs = [t for t in tree_flatten((args, read_kwargs))[0] if isinstance(t, torch.Tensor)]
         outputs = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
         if name in ALLOCATIONS:
             inputs = []

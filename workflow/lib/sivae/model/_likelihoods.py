@@ -49,7 +49,7 @@ class _SquaredError(torch.autograd.Function):
         ctx.mark_non_differentiable(output[1])
         ctx.set_materialize_grads(False)  # no zero-filled gradient for the residual output
         ctx.save_for_backward(output[1])
-        ctx.shapes = (x.shape, mean.shape)
+        ctx.layouts = ((x.shape, x.dtype), (mean.shape, mean.dtype))
 
     @staticmethod
     def backward(ctx, grad, _):
@@ -57,13 +57,32 @@ class _SquaredError(torch.autograd.Function):
         if grad is None:
             return None, None
         coef = 2.0 * grad.unsqueeze(-1)
-        x_shape, mean_shape = ctx.shapes
+        (x_shape, x_dtype), (mean_shape, mean_dtype) = ctx.layouts
         grad_x = grad_mean = None
         if ctx.needs_input_grad[0]:
-            grad_x = (residual * coef).sum_to_size(x_shape)
+            grad_x = _scaled_residual(residual, coef, x_shape, x_dtype)
         if ctx.needs_input_grad[1]:
-            grad_mean = (residual * -coef).sum_to_size(mean_shape)
+            grad_mean = _scaled_residual(residual, -coef, mean_shape, mean_dtype)
         return grad_x, grad_mean
+
+
+def _scaled_residual(
+    residual: torch.Tensor, coef: torch.Tensor, shape: torch.Size, dtype: torch.dtype
+) -> torch.Tensor:
+    """``residual · coef`` summed to ``shape``, as a gradient of dtype ``dtype``.
+
+    For a bfloat16 autocast input of the residual's shape the product is written
+    straight in bfloat16 (one pass) instead of in float32 and then cast by autograd
+    (two more). ``out=`` has no ``vmap`` rule, so batched tensors take the plain path.
+    """
+    if (
+        residual.shape == shape
+        and dtype != residual.dtype
+        and not torch._C._functorch.is_batchedtensor(residual)
+    ):
+        out = torch.empty(shape, dtype=dtype, device=residual.device)
+        return torch.mul(residual, coef, out=out)
+    return (residual * coef).sum_to_size(shape)
 
 
 def squared_error(x: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
