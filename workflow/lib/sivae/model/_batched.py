@@ -159,7 +159,9 @@ class _Summaries(nn.Module):
 
     def forward(self, kind: str, *args):
         if kind == "features":
-            return self.module.encode_features()[0], self.module.posterior_gene_weight()
+            # posterior_gene_weight() would run the feature encoder a second time
+            qv_m, _ = self.module.encode_features()
+            return qv_m, self.module.feature_decoder(qv_m)
         x_in, s, library, weight, shift, inv_std = args
         qz_m, recon = self.module.reconstruct(x_in, s, library, weight)
         if self.module.likelihood == "nb":
