@@ -382,11 +382,9 @@ class BaseModel:
         self.module.eval()
         weight = self.module.posterior_gene_weight()
         total = torch.zeros(len(self.var_names), dtype=torch.float64, device=self.device)
+        stats = self.transform.tensors(self.device)
         for x_in, _, s, lib in self._batches(adata, batch_size):
-            _, recon = self.module.reconstruct(x_in, s, lib, weight)
-            if self.module.likelihood == "nb":
-                recon = self.transform.torch(recon)
-            total += (x_in - recon).double().pow(2).sum(0)
+            total += self.module.reconstruction_error_sums(x_in, s, lib, weight, *stats)[1]
         err = (total / adata.n_obs).cpu().numpy()
         return pd.Series(err, index=self.var_names, name="reconstruction_error")
 

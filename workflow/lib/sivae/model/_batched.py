@@ -51,7 +51,7 @@ from tqdm.auto import tqdm
 
 from ._base import SETUP_KEY, _matrix
 from ._compile import draw_noise, noise_dtype, noise_shapes, resolve_backend
-from ._data import device_copy, standardise
+from ._data import device_copy
 from ._likelihoods import inverse_positive
 from ._module import PresampledNoise, SIVAEModule
 from ._sivae import SIVAE
@@ -162,11 +162,7 @@ class _Summaries(nn.Module):
             # posterior_gene_weight() would run the feature encoder a second time
             qv_m, _ = self.module.encode_features()
             return qv_m, self.module.feature_decoder(qv_m)
-        x_in, s, library, weight, shift, inv_std = args
-        qz_m, recon = self.module.reconstruct(x_in, s, library, weight)
-        if self.module.likelihood == "nb":
-            recon = standardise(recon, shift, inv_std, log1p=True)
-        return qz_m, (x_in - recon).double().pow(2).sum(0)
+        return self.module.reconstruction_error_sums(*args)
 
 
 class BatchedTrainer:

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._data import standardise
 from ._likelihoods import (
     gaussian_log_prob,
     gaussian_nll,
@@ -234,21 +235,28 @@ class SIVAEModule(nn.Module):
             return out
         return library * torch.softmax(out, dim=-1)
 
-    def reconstruct(
+    def reconstruction_error_sums(
         self,
         x_in: torch.Tensor,
         s: torch.Tensor,
         library: torch.Tensor | None,
         weight: torch.Tensor,
+        shift: torch.Tensor,
+        inv_std: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Posterior-mean pass: ``(mean of q(z), E[x | z])``, shapes ``(batch, K)``, ``(batch, F)``.
+        """Posterior-mean pass: ``(mean of q(z) (batch, K), Σ_c (x_in − x̂)² per gene (F,))``.
 
-        ``weight`` is the output kernel (:meth:`posterior_gene_weight`); ``E[x | z]`` is
-        on the observation scale (counts for NB models).
+        ``weight`` is the output kernel (:meth:`posterior_gene_weight`). The error is
+        in float64 on the standardised scale: NB models' expected counts are
+        standardised with the training statistics ``shift, inv_std``
+        (:meth:`~sivae.model._data.InputTransform.tensors`), as their input was.
         """
         qz_m, _ = self.encode_cells(x_in, s)
         out = self.output_mean(self.decode_y(qz_m, s), weight, s)
-        return qz_m, self.expected_value(out, library)
+        recon = self.expected_value(out, library)
+        if self.likelihood == "nb":
+            recon = standardise(recon, shift, inv_std, log1p=True)
+        return qz_m, (x_in - recon).double().pow(2).sum(0)
 
     # ------------------------------------------------------------------ losses
     def cell_loss(
