@@ -3,7 +3,9 @@
 ``{method}`` is CLR, ARACNE, MRNET or GRNBoost2 run on the preprocessed data, or
 ``siVAE-<method>`` run on as many cells sampled from the trained siVAE
 (siVAE-GCN, Methods). Mutual information uses minet's estimator (default
-Spearman). Output: ``.npy`` (genes x genes, genes in the order of the data).
+Spearman). ``network.gcn_layer`` names a layer the methods read instead of ``X``
+(``counts``: the original code's input). Output: ``.npy`` (genes x genes, genes
+in the order of the data).
 """
 
 import os
@@ -17,7 +19,7 @@ try:
 except ImportError:  # rule run in a conda env without the package: use the repository copy
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "lib"))
     import sivae
-from sivae._validation import log_to_file, read_h5ad_checked
+from sivae._validation import dense_matrix, log_to_file, read_h5ad_checked
 
 # Everything the script and the library log goes to the rule's log file.
 logger = log_to_file(snakemake.log[0])
@@ -35,7 +37,9 @@ if method.startswith("siVAE-"):
     method = method.removeprefix("siVAE-")
     logger.info("%s: sampled %d cells from the trained model", dataset, adata.n_obs)
 else:
-    x = adata.X.toarray() if hasattr(adata.X, "toarray") else np.asarray(adata.X)
+    layer = settings["gcn_layer"]
+    x = dense_matrix(adata, layer=layer, dataset=dataset)
+    logger.info("%s: %s reads %s", dataset, method, "X" if layer is None else f"layer {layer!r}")
 
 if method == "GRNBoost2":
     weights = networks.grnboost2(

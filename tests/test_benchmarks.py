@@ -20,6 +20,7 @@ def test_every_benchmark_is_listed():
         "atlas_scale.py",
         "attribution_timing.py",
         "batched_bins.py",
+        "hub_centrality_study.py",
         "networks_speed.py",
         "pbmc_knn_claim.py",
         "step_traffic.py",

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from sivae._validation import atomic_write_h5ad, check_adata, read_h5ad_checked
+from sivae._validation import atomic_write_h5ad, check_adata, dense_matrix, read_h5ad_checked
 
 
 def _adata(x=None, obs_names=None, var_names=None):
@@ -64,6 +64,17 @@ def test_missing_key_names_dataset_and_key():
 def test_missing_layer():
     with pytest.raises(ValueError, match="layer 'counts' not found"):
         check_adata(_adata(), dataset="toy", layer="counts")
+
+
+def test_dense_matrix_reads_x_or_a_layer():
+    adata = _adata()
+    adata.layers["counts"] = sp.csr_matrix(adata.X * 2)
+    np.testing.assert_array_equal(dense_matrix(adata), adata.X)
+    counts = dense_matrix(adata, layer="counts", dataset="toy")
+    assert isinstance(counts, np.ndarray)
+    np.testing.assert_array_equal(counts, adata.X * 2)
+    with pytest.raises(ValueError, match=r"dataset 'toy': layer 'raw' not found.*\['counts'\]"):
+        dense_matrix(adata, layer="raw", dataset="toy")
 
 
 def test_read_h5ad_checked(tmp_path):

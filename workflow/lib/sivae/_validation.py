@@ -20,7 +20,13 @@ import scipy.sparse as sp
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["check_adata", "check_keys", "read_h5ad_checked", "atomic_write_h5ad"]
+__all__ = [
+    "check_adata",
+    "check_keys",
+    "dense_matrix",
+    "read_h5ad_checked",
+    "atomic_write_h5ad",
+]
 
 # The HDF5 signature every .h5ad file starts with.
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -129,6 +135,32 @@ def check_adata(
         )
     check_keys(adata, keys, dataset)
     return adata
+
+
+def dense_matrix(adata: ad.AnnData, layer: str | None = None, dataset: str = "data") -> np.ndarray:
+    """``adata.X`` or ``adata.layers[layer]`` as a dense array, checked.
+
+    Parameters
+    ----------
+    adata
+        Annotated data matrix (cells × genes).
+    layer
+        Layer to read (``None``: ``X``).
+    dataset
+        Name used in error messages.
+
+    Returns
+    -------
+    ``(n_cells, n_genes)`` dense array in the matrix's own dtype.
+
+    Raises
+    ------
+    ValueError
+        If the layer is missing or holds non-finite values (see :func:`check_adata`).
+    """
+    check_adata(adata, dataset=dataset, layer=layer)
+    matrix = adata.X if layer is None else adata.layers[layer]
+    return matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)
 
 
 def read_h5ad_checked(path: str | os.PathLike, dataset: str = "data") -> ad.AnnData:
