@@ -21,12 +21,14 @@ fetal-liver shape SCVI's layers are 1024/1024/1024 where siVAE's are
 logits); the table gives both models' matmul work per cell so the ratio can be
 read against it. Ratios are siVAE cells/s over SCVI cells/s, for siVAE's stage 1
 (the cell VAE, SCVI's counterpart) and stage 3 (joint, with the feature side).
-Without scvi-tools the peer is skipped with a line saying so.
+On CUDA SCVI is timed twice: at its default full fp32 and at Lightning's
+``bf16-mixed``, the precision siVAE trains at there. Without scvi-tools the peer
+is skipped with a line saying so.
 
 Usage::
 
     python benchmarks/train_throughput.py [--device auto|cpu|cuda] [--shapes fetal,large]
-        [--epochs 3] [--threads N] [--no-peer]
+        [--epochs 3] [--threads N] [--no-peer] [--peer-precision 32,bf16-mixed] [--compile]
 """
 
 import argparse
@@ -94,7 +96,7 @@ def macs_per_cell(name: str) -> dict:
 
 
 def run_shape(
-    name: str, device: str, epochs: int, peer: bool = True, compile: bool = False
+    name: str, device: str, epochs: int, peer_precisions=(), compile: bool = False
 ) -> dict:
     shape = SHAPES[name]
     cuda = device == "cuda"
@@ -103,7 +105,7 @@ def run_shape(
     n_cells = max(batch * steps, shape["n_feature_input"] if name == "fetal" and cuda else 0)
     adata = synthetic(n_cells, shape["n_genes"])
     out = {"shape": name, "device": device, "batch": batch, "n_cells": n_cells, "compile": compile}
-    out["peer"] = run_scvi(adata, name, device, epochs, batch) if peer else None
+    out["peers"] = {p: run_scvi(adata, name, device, epochs, batch, p) for p in peer_precisions}
     model = sivae.SIVAE(
         adata,
         n_latent=shape["n_latent"],
@@ -130,8 +132,14 @@ def run_shape(
     return out
 
 
-def run_scvi(adata: ad.AnnData, name: str, device: str, epochs: int, batch: int):
-    """SCVI cells/s on ``adata.layers["counts"]`` (first epoch discarded), or a skip reason."""
+def run_scvi(
+    adata: ad.AnnData, name: str, device: str, epochs: int, batch: int, precision: str = "32"
+):
+    """SCVI cells/s on ``adata.layers["counts"]`` (first epoch discarded), or a skip reason.
+
+    ``precision`` is Lightning's: ``"32"`` (SCVI's default, full fp32 matmuls) or
+    ``"bf16-mixed"`` (autocast, as siVAE trains on CUDA).
+    """
     try:
         import scvi
         from lightning.pytorch.callbacks import Callback
@@ -172,7 +180,7 @@ def run_scvi(adata: ad.AnnData, name: str, device: str, epochs: int, batch: int)
         default_validation = torch.distributions.Distribution._validate_args
         torch.distributions.Distribution.set_default_validate_args(validate)
         try:
-            _fit_scvi(model, epochs, batch, device, timer)
+            _fit_scvi(model, epochs, batch, device, timer, precision)
         except Exception as err:  # a diverging peer must not cost the siVAE figures
             failure = f"{type(err).__name__}: {str(err).splitlines()[0][:100]}"
             continue
@@ -189,7 +197,7 @@ def run_scvi(adata: ad.AnnData, name: str, device: str, epochs: int, batch: int)
     return f"SCVI failed: {failure}"
 
 
-def _fit_scvi(model, epochs: int, batch: int, device: str, timer) -> None:
+def _fit_scvi(model, epochs: int, batch: int, device: str, timer, precision: str) -> None:
     model.train(
         max_epochs=epochs,
         batch_size=batch,
@@ -201,6 +209,7 @@ def _fit_scvi(model, epochs: int, batch: int, device: str, timer) -> None:
         logger=False,
         enable_checkpointing=False,
         callbacks=[timer],
+        precision=precision,
     )
 
 
@@ -212,6 +221,12 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--no-peer", action="store_true", help="do not time scvi-tools' SCVI")
     parser.add_argument(
+        "--peer-precision",
+        default=None,
+        help="Lightning precisions to time SCVI at, comma-separated "
+        "(default: 32,bf16-mixed on CUDA, 32 on CPU)",
+    )
+    parser.add_argument(
         "--compile", action="store_true", help="also time siVAE with train(compile=True)"
     )
     parser.add_argument("--results", default=os.path.join(os.path.dirname(__file__), "results.md"))
@@ -221,19 +236,26 @@ def main(argv=None) -> int:
     device = (
         ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     )
+    if args.no_peer:
+        precisions = []
+    elif args.peer_precision:
+        precisions = args.peer_precision.split(",")
+    else:
+        precisions = ["32", "bf16-mixed"] if device == "cuda" else ["32"]
     rows = []
     for shape in args.shapes.split(","):
-        rows.append(run_shape(shape, device, args.epochs, not args.no_peer))
+        rows.append(run_shape(shape, device, args.epochs, precisions))
         print(rows[-1], flush=True)  # each shape as soon as it is done
         if args.compile:  # the peer ran already: time siVAE compiled alone
-            rows.append(run_shape(shape, device, args.epochs, False, compile=True))
+            rows.append(run_shape(shape, device, args.epochs, compile=True))
             print(rows[-1], flush=True)
     eager = [r for r in rows if not r["compile"]]  # the rows the peer ran with
-    peers = [r["peer"] for r in eager if isinstance(r["peer"], dict)]
+    peers = [p for r in eager for p in r["peers"].values() if isinstance(p, dict)]
     if args.no_peer:
         peer = "scvi-tools peer not run (--no-peer)"
     elif not peers:
-        peer = f"peer comparison skipped ({'; '.join(sorted({str(r['peer']) for r in eager}))})"
+        reasons = sorted({str(p) for r in eager for p in r["peers"].values()})
+        peer = f"peer comparison skipped ({'; '.join(reasons)})"
     else:
         peer = f"peer: scvi-tools {peers[0]['version']} SCVI (see the second table)"
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
@@ -253,29 +275,26 @@ def main(argv=None) -> int:
     if peers:
         lines += [
             "",
-            "| shape | SCVI n_layers × n_hidden | MACs/cell siVAE : SCVI | SCVI cells/s "
-            "| siVAE stage 1 / SCVI | siVAE stage 3 / SCVI |",
-            "|---|---|---|---|---|---|",
+            "| shape | SCVI n_layers × n_hidden | SCVI precision | MACs/cell siVAE : SCVI "
+            "| SCVI cells/s | siVAE stage 1 / SCVI | siVAE stage 3 / SCVI |",
+            "|---|---|---|---|---|---|---|",
         ]
+        notes = []
         for r in eager:
-            if not isinstance(r["peer"], dict):
-                lines.append(f"| {r['shape']} | {r['peer']} | | | | |")
-                continue
-            shape, macs, scvi_rate = (
-                SHAPES[r["shape"]],
-                macs_per_cell(r["shape"]),
-                r["peer"]["cells_per_s"],
-            )
-            lines.append(
-                f"| {r['shape']} | {len(shape['hidden'])} × {max(shape['hidden'])} | "
-                f"{macs['sivae'] / 1e6:.1f}M : {macs['scvi'] / 1e6:.1f}M | {scvi_rate:.0f} | "
-                f"{r['stage1'] / scvi_rate:.2f} | {r['stage3'] / scvi_rate:.2f} |"
-            )
-        lines += [
-            f"\n{r['shape']}: SCVI {r['peer']['note']}."
-            for r in eager
-            if isinstance(r["peer"], dict) and r["peer"]["note"]
-        ]
+            shape, macs = SHAPES[r["shape"]], macs_per_cell(r["shape"])
+            for precision, result in r["peers"].items():
+                lead = f"| {r['shape']} | {len(shape['hidden'])} × {max(shape['hidden'])} | {precision} |"
+                if not isinstance(result, dict):
+                    lines.append(f"{lead} {result} | | | |")
+                    continue
+                rate = result["cells_per_s"]
+                lines.append(
+                    f"{lead} {macs['sivae'] / 1e6:.1f}M : {macs['scvi'] / 1e6:.1f}M | {rate:.0f} | "
+                    f"{r['stage1'] / rate:.2f} | {r['stage3'] / rate:.2f} |"
+                )
+                if result["note"]:
+                    notes.append(f"\n{r['shape']}, SCVI at {precision}: {result['note']}.")
+        lines += notes
     text = "\n".join(lines) + "\n"
     print(text)
     new = not os.path.exists(args.results)
