@@ -21,15 +21,15 @@ fetal-liver shape SCVI's layers are 1024/1024/1024 where siVAE's are
 logits); the table gives both models' matmul work per cell so the ratio can be
 read against it. Ratios are siVAE cells/s over SCVI cells/s, for siVAE's stage 1
 (the cell VAE, SCVI's counterpart) and stage 3 (joint, with the feature side).
-On CUDA SCVI is timed at its defaults (full fp32, minibatches densified on the
-host) and at Lightning's ``bf16-mixed`` (the precision siVAE trains at there) with
-``load_sparse_tensor=True`` (CSR minibatches densified on the device, as siVAE's). Without scvi-tools the peer
-is skipped with a line saying so.
+On CUDA SCVI is timed twice: at its defaults (full fp32, minibatches densified
+on the host), and at Lightning's ``bf16-mixed`` (siVAE's precision there) with
+``load_sparse_tensor=True`` (CSR minibatches densified on the device, as siVAE
+does). Without scvi-tools the peer is skipped with a line saying so.
 
 Usage::
 
     python benchmarks/train_throughput.py [--device auto|cpu|cuda] [--shapes fetal,large]
-        [--epochs 3] [--threads N] [--no-peer] [--peer-precision 32,bf16-mixed+sparse] [--compile]
+        [--epochs 3] [--threads N] [--no-peer] [--peer-settings 32,bf16-mixed+sparse] [--compile]
 """
 
 import argparse
@@ -96,9 +96,7 @@ def macs_per_cell(name: str) -> dict:
     return {"sivae": sivae_enc + sivae_dec, "scvi": scvi_enc + scvi_dec}
 
 
-def run_shape(
-    name: str, device: str, epochs: int, peer_precisions=(), compile: bool = False
-) -> dict:
+def run_shape(name: str, device: str, epochs: int, peer_settings=(), compile: bool = False) -> dict:
     shape = SHAPES[name]
     cuda = device == "cuda"
     batch = 4096 if cuda else 128
@@ -106,7 +104,7 @@ def run_shape(
     n_cells = max(batch * steps, shape["n_feature_input"] if name == "fetal" and cuda else 0)
     adata = synthetic(n_cells, shape["n_genes"])
     out = {"shape": name, "device": device, "batch": batch, "n_cells": n_cells, "compile": compile}
-    out["peers"] = {p: run_scvi(adata, name, device, epochs, batch, p) for p in peer_precisions}
+    out["peers"] = {p: run_scvi(adata, name, device, epochs, batch, p) for p in peer_settings}
     model = sivae.SIVAE(
         adata,
         n_latent=shape["n_latent"],
@@ -134,11 +132,11 @@ def run_shape(
 
 
 def run_scvi(
-    adata: ad.AnnData, name: str, device: str, epochs: int, batch: int, precision: str = "32"
+    adata: ad.AnnData, name: str, device: str, epochs: int, batch: int, setting: str = "32"
 ):
     """SCVI cells/s on ``adata.layers["counts"]`` (first epoch discarded), or a skip reason.
 
-    ``precision`` is Lightning's: ``"32"`` (SCVI's default, full fp32 matmuls) or
+    ``setting`` is a Lightning precision: ``"32"`` (SCVI's default, full fp32 matmuls) or
     ``"bf16-mixed"`` (autocast, as siVAE trains on CUDA); a ``"+sparse"`` suffix
     sets SCVI's ``load_sparse_tensor=True`` (CSR minibatches go to the device and
     are densified there, as siVAE does, instead of being densified on the host).
@@ -183,7 +181,7 @@ def run_scvi(
         default_validation = torch.distributions.Distribution._validate_args
         torch.distributions.Distribution.set_default_validate_args(validate)
         try:
-            _fit_scvi(model, epochs, batch, device, timer, precision)
+            _fit_scvi(model, epochs, batch, device, timer, setting)
         except Exception as err:  # a diverging peer must not cost the siVAE figures
             failure = f"{type(err).__name__}: {str(err).splitlines()[0][:100]}"
             continue
@@ -200,8 +198,8 @@ def run_scvi(
     return f"SCVI failed: {failure}"
 
 
-def _fit_scvi(model, epochs: int, batch: int, device: str, timer, precision: str) -> None:
-    precision, _, loader = precision.partition("+")
+def _fit_scvi(model, epochs: int, batch: int, device: str, timer, setting: str) -> None:
+    precision, _, loader = setting.partition("+")
     model.train(
         load_sparse_tensor=loader == "sparse",
         max_epochs=epochs,
@@ -226,7 +224,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--no-peer", action="store_true", help="do not time scvi-tools' SCVI")
     parser.add_argument(
-        "--peer-precision",
+        "--peer-settings",
         default=None,
         help="SCVI settings, comma-separated: a Lightning precision, +sparse for "
         "load_sparse_tensor=True (default: 32,bf16-mixed+sparse on CUDA, 32 on CPU)",
@@ -242,14 +240,14 @@ def main(argv=None) -> int:
         ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     )
     if args.no_peer:
-        precisions = []
-    elif args.peer_precision:
-        precisions = args.peer_precision.split(",")
+        peer_settings = []
+    elif args.peer_settings:
+        peer_settings = args.peer_settings.split(",")
     else:
-        precisions = ["32", "bf16-mixed+sparse"] if device == "cuda" else ["32"]
+        peer_settings = ["32", "bf16-mixed+sparse"] if device == "cuda" else ["32"]
     rows = []
     for shape in args.shapes.split(","):
-        rows.append(run_shape(shape, device, args.epochs, precisions))
+        rows.append(run_shape(shape, device, args.epochs, peer_settings))
         print(rows[-1], flush=True)  # each shape as soon as it is done
         if args.compile:  # the peer ran already: time siVAE compiled alone
             rows.append(run_shape(shape, device, args.epochs, compile=True))
@@ -287,8 +285,8 @@ def main(argv=None) -> int:
         notes = []
         for r in eager:
             shape, macs = SHAPES[r["shape"]], macs_per_cell(r["shape"])
-            for precision, result in r["peers"].items():
-                lead = f"| {r['shape']} | {len(shape['hidden'])} × {max(shape['hidden'])} | {precision} |"
+            for setting, result in r["peers"].items():
+                lead = f"| {r['shape']} | {len(shape['hidden'])} × {max(shape['hidden'])} | {setting} |"
                 if not isinstance(result, dict):
                     lines.append(f"{lead} {result} | | | |")
                     continue
@@ -298,7 +296,7 @@ def main(argv=None) -> int:
                     f"{r['stage1'] / rate:.2f} | {r['stage3'] / rate:.2f} |"
                 )
                 if result["note"]:
-                    notes.append(f"\n{r['shape']}, SCVI at {precision}: {result['note']}.")
+                    notes.append(f"\n{r['shape']}, SCVI at {setting}: {result['note']}.")
         lines += notes
     text = "\n".join(lines) + "\n"
     print(text)
